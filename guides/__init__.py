@@ -1,0 +1,1 @@
+"""Tool guides, one per tool in a folder per ecosystem, shipped as package data."""

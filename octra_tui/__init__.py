@@ -1,0 +1,1 @@
+"""octra-tui: Octra's terminal UI.  It speaks only the protocol."""

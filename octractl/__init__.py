@@ -1,0 +1,1 @@
+"""octractl: Octra's scripting CLI.  It speaks only the protocol."""

@@ -1,0 +1,3 @@
+from octractl.entry import main
+
+main()

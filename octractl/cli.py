@@ -1,0 +1,110 @@
+"""``octractl``: every protocol operation as a command, ``--json`` output,
+documented exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from . import exitcodes
+from .session import Options, fail, run
+
+EPILOG = """\b
+Exit codes:
+  0  success
+  1  the daemon answered with an error
+  2  usage error, or protocol version mismatch
+  3  no daemon answers (and it could not be started)
+"""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
+@click.option("--socket", metavar="PATH", envvar="OCTRA_SOCKET", help="Daemon socket [env OCTRA_SOCKET].")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (JSON; NDJSON for streams).")
+@click.option("--no-autostart", is_flag=True, help="Do not start octrad when it is not running [env OCTRA_NO_AUTOSTART=1].")
+@click.version_option(package_name="octra", prog_name="octractl")
+@click.pass_context
+def cli(ctx: click.Context, socket: str | None, as_json: bool, no_autostart: bool) -> None:
+    """Control the Octra daemon from scripts and the shell.
+
+    \b
+    Examples:
+      octractl status
+      octractl rpc daemon.status
+      octractl events --since 0
+    """
+    ctx.obj = Options(socket=socket, json=as_json, autostart=not no_autostart)
+
+
+@cli.command()
+@click.pass_obj
+def status(opts: Options) -> None:
+    """Show the daemon's version, pid, paths and load (starting it if needed)."""
+    from .render import print_json, status as render
+
+    st = run(opts, lambda c: c.call("daemon.status"))
+    if opts.json:
+        print_json(st)
+    else:
+        click.echo(render(st))
+
+
+@cli.command()
+@click.argument("method")
+@click.argument("params", required=False)
+@click.pass_obj
+def rpc(opts: Options, method: str, params: str | None) -> None:
+    """Call METHOD with PARAMS (a JSON object; "-" reads it from stdin); print the result as JSON.
+
+    \b
+    Example:
+      octractl rpc events.subscribe '{"since_seq": 0}'
+    """
+    from .render import print_json
+
+    if params == "-":
+        params = sys.stdin.read()
+    try:
+        value = json.loads(params) if params else {}
+    except json.JSONDecodeError as exc:
+        fail(f"PARAMS is not valid JSON: {exc}", exitcodes.USAGE)
+    if not isinstance(value, dict):
+        fail("PARAMS must be a JSON object", exitcodes.USAGE)
+    print_json(run(opts, lambda c: c.call(method, value)))
+
+
+@cli.command()
+@click.option("--task", "task_id", metavar="TASK", help="Only this task's events.")
+@click.option("--since", "since", type=int, metavar="SEQ", help="Replay stored events after SEQ first (0: all).")
+@click.option("--count", type=int, metavar="N", help="Stop after N events.")
+@click.pass_obj
+def events(opts: Options, task_id: str | None, since: int | None, count: int | None) -> None:
+    """Print events as NDJSON until interrupted (or COUNT events)."""
+    import msgspec
+
+    from .render import print_ndjson
+
+    async def body(client):
+        n = 0
+        async with client.subscribe(task_id=task_id, since_seq=since) as sub:
+            async for ev in sub:
+                print_ndjson(msgspec.to_builtins(ev))
+                n += 1
+                if count is not None and n >= count:
+                    return
+
+    try:
+        run(opts, body)
+    except BrokenPipeError:
+        sys.exit(0)
+
+
+from .commands import register_all  # noqa: E402
+
+register_all(cli)
+
+
+def main() -> None:
+    cli(prog_name="octractl")

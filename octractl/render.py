@@ -1,0 +1,41 @@
+"""Human-readable output (stdlib only: the fast path uses it)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+
+def duration(seconds: float) -> str:
+    s = int(seconds)
+    d, s = divmod(s, 86400)
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    parts = [f"{d}d" if d else "", f"{h}h" if h else "", f"{m}m" if m else "", f"{s}s"]
+    return "".join(p for p in parts if p) if seconds >= 1 else f"{seconds:.2f}s"
+
+
+def status(st: dict[str, Any]) -> str:
+    lines = [
+        f"octrad {st.get('version')}  pid {st.get('pid')}  up {duration(st.get('uptime_s', 0))}",
+        f"socket    {st.get('socket')}",
+        f"data      {st.get('data_dir')}",
+    ]
+    if st.get("log_file"):
+        lines.append(f"log       {st['log_file']}")
+    lines += [
+        f"provider  {st.get('default_provider')}",
+        f"tasks     {st.get('tasks_running', 0)} running",
+        f"nix       {'available' if st.get('nix_available') else 'not installed (snapshots unavailable)'}",
+    ]
+    return "\n".join(lines)
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def print_ndjson(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n")
+    sys.stdout.flush()

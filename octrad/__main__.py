@@ -1,0 +1,3 @@
+from octrad.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Skill fragments (markdown with frontmatter), shipped as package data."""
