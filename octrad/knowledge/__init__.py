@@ -1,0 +1,1 @@
+"""What agents are told: the skill warehouse, the tool guides, the context service."""

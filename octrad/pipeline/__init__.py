@@ -1,0 +1,1 @@
+"""The pipeline: Boss, Managers and Workers, from description to committed project."""

@@ -1,0 +1,1 @@
+"""AI providers: one interface over OpenAI-compatible, Anthropic, Gemini, Ollama, replay."""

@@ -1,0 +1,1 @@
+"""Building for real: the flake builder and the tool executor (sandboxed commands)."""

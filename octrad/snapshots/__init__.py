@@ -1,0 +1,1 @@
+"""Nix snapshots of finished projects, GC roots, restore."""

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# One command from a fresh Debian/Ubuntu machine to a working Octra.
+#   ./setup.sh        install everything, start the daemon, show its status
+#   ./setup.sh test   install everything, then run the test suite
+set -euo pipefail
+cd "$(dirname "$0")"
+
+APT_PACKAGES=(git nix-bin bubblewrap tmux)
+command -v python3 >/dev/null || APT_PACKAGES+=(python3)
+python3 -m venv --help >/dev/null 2>&1 || APT_PACKAGES+=(python3-venv)
+
+need_apt=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
+done
+if ((${#need_apt[@]})); then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "setup: installing Debian packages: ${need_apt[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+.venv/bin/python -m pip install -q -e '.[test]'
+
+case "${1:-run}" in
+  test)
+    shift || true
+    # offline Nix for the tests: no substituters, nothing fetched
+    export NIX_CONFIG="substituters =
+experimental-features = nix-command flakes"
+    set +e
+    .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+    code=$?
+    set -e
+    # 5: no tests collected, which only happens when the selection is empty
+    if [ "$code" -eq 5 ]; then code=0; fi
+    exit "$code"
+    ;;
+  run)
+    .venv/bin/octractl status
+    echo
+    echo "Octra is installed in $(pwd)/.venv. Try:"
+    echo "  .venv/bin/octractl --help"
+    echo "  .venv/bin/octra-tui"
+    ;;
+  *)
+    echo "usage: ./setup.sh [run|test [pytest args]]" >&2
+    exit 2
+    ;;
+esac
