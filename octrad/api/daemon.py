@@ -14,6 +14,18 @@ from .. import __version__
 
 CAPABILITIES = ["batch", "events"]
 
+_NIX_TTL_S = 30.0
+_nix_seen: tuple[float, bool] = (float("-inf"), False)
+
+
+def nix_available() -> bool:
+    """Whether nix-store is on PATH; looked up at most every 30 s (status is polled)."""
+    global _nix_seen
+    now = time.monotonic()
+    if now - _nix_seen[0] > _NIX_TTL_S:
+        _nix_seen = (now, shutil.which("nix-store") is not None)
+    return _nix_seen[1]
+
 
 def register(router) -> None:
     @router.method("initialize", inline=True)
@@ -39,7 +51,7 @@ def register(router) -> None:
             socket=d.config.socket,
             data_dir=d.config.data_dir,
             tasks_running=d.tasks_running(),
-            nix_available=shutil.which("nix-store") is not None,
+            nix_available=nix_available(),
             default_provider=d.default_provider(),
             log_file=str(d.log_file) if d.log_file else None,
         )
