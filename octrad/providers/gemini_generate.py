@@ -1,0 +1,119 @@
+"""The ``gemini`` kind: ``generateContent`` / ``streamGenerateContent?alt=sse``, natively.
+
+Structured output: ``generationConfig.responseMimeType = application/json``
+and ``responseSchema`` (the OpenAPI subset, see :func:`.schema.gemini`).
+The key travels in the ``x-goog-api-key`` header, never in the URL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import msgspec
+
+from .schema import gemini as gemini_schema
+from .transport import HttpRequest, ProviderFailure
+from .types import Completion, CompletionRequest, ProviderConfig
+
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
+_BLOCKING = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII"}
+
+
+class GeminiGenerate:
+    kind = "gemini"
+
+    def build(self, cfg: ProviderConfig, req: CompletionRequest) -> HttpRequest:
+        base = (cfg.base_url or DEFAULT_BASE_URL).rstrip("/")
+        if not base.endswith(("/v1beta", "/v1")):
+            base += "/v1beta"
+        model = req.model if req.model.startswith("models/") else f"models/{req.model}"
+        action = ":streamGenerateContent?alt=sse" if req.stream else ":generateContent"
+        headers = {"content-type": "application/json"}
+        if cfg.api_key:
+            headers["x-goog-api-key"] = cfg.api_key
+        contents: list[dict[str, Any]] = []
+        for m in req.messages:
+            if m.role == "system":
+                continue
+            role = "model" if m.role == "assistant" else "user"
+            contents.append({"role": role, "parts": [{"text": m.content}]})
+        config: dict[str, Any] = {
+            "temperature": req.temperature,
+            "responseMimeType": "application/json",
+            "responseSchema": gemini_schema(req.schema),
+        }
+        if req.max_tokens:
+            config["maxOutputTokens"] = req.max_tokens
+        body: dict[str, Any] = {"contents": contents, "generationConfig": config}
+        system = "\n\n".join(m.content for m in req.messages if m.role == "system")
+        if system:
+            body["systemInstruction"] = {"parts": [{"text": system}]}
+        return HttpRequest(f"{base}/{quote(model, safe='/-._')}{action}", headers, body, "sse" if req.stream else None)
+
+    def parse(self, data: Any) -> Completion:
+        if not isinstance(data, dict):
+            raise ProviderFailure(f"unexpected answer shape: {str(data)[:200]}", retryable=True)
+        text, finish = _candidate(data)
+        if finish is None and not text:
+            raise ProviderFailure(f"no candidates in the answer: {str(data)[:200]}", retryable=True)
+        usage = data.get("usageMetadata") or {}
+        return Completion(text=text, tokens_in=_tin(usage), tokens_out=_tout(usage), model=str(data.get("modelVersion") or ""))
+
+    def decoder(self) -> "_Stream":
+        return _Stream()
+
+
+def _tin(usage: dict[str, Any]) -> int:
+    return int(usage.get("promptTokenCount") or 0)
+
+
+def _tout(usage: dict[str, Any]) -> int:
+    return int(usage.get("candidatesTokenCount") or 0) + int(usage.get("thoughtsTokenCount") or 0)
+
+
+def _candidate(data: dict[str, Any]) -> tuple[str, str | None]:
+    """(text, finishReason) of the first candidate; a blocked prompt is an error."""
+    candidates = data.get("candidates") or []
+    if not candidates:
+        block = (data.get("promptFeedback") or {}).get("blockReason")
+        if block:
+            raise ProviderFailure(f"the prompt was blocked: {block}")
+        return "", None
+    cand = candidates[0]
+    parts = (cand.get("content") or {}).get("parts") or []
+    text = "".join(p.get("text", "") for p in parts if not p.get("thought"))
+    finish = cand.get("finishReason")
+    if finish in _BLOCKING:
+        raise ProviderFailure(f"the answer was blocked: finishReason {finish}")
+    return text, finish
+
+
+class _Stream:
+    def __init__(self) -> None:
+        self.done = False
+        self.parts: list[str] = []
+        self.tokens_in = self.tokens_out = 0
+        self.model = ""
+
+    def feed(self, event: str | None, data: str) -> str:
+        try:
+            chunk = msgspec.json.decode(data)
+        except msgspec.DecodeError:
+            raise ProviderFailure(f"malformed stream event: {data[:120]!r}", retryable=True) from None
+        if isinstance(chunk, dict) and chunk.get("error"):
+            err = chunk["error"]
+            raise ProviderFailure(f"error in stream: {err.get('message') if isinstance(err, dict) else err}", retryable=True)
+        text, finish = _candidate(chunk)
+        usage = chunk.get("usageMetadata")
+        if usage:
+            self.tokens_in, self.tokens_out = _tin(usage), _tout(usage)
+        self.model = chunk.get("modelVersion") or self.model
+        if finish:
+            self.done = True
+        if text:
+            self.parts.append(text)
+        return text
+
+    def result(self) -> Completion:
+        return Completion(text="".join(self.parts), tokens_in=self.tokens_in, tokens_out=self.tokens_out, model=self.model)

@@ -1,0 +1,232 @@
+"""Where provider configurations come from, and which one is the default.
+
+Three sources, the first that names a provider wins: the ``providers`` table
+(``providers.set``), config.toml ``[providers.NAME]`` tables, and the
+conventional environment variables (``OPENAI_API_KEY`` ...; DESIGN.md
+section 3).  The environment is read at every call, so credentials are always
+the current ones; every key is registered with the redactor the moment it is
+read.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from typing import Any
+
+import msgspec
+
+from octra_protocol.errors import RpcError
+
+from .. import redact
+from ..store import Database
+from .types import KINDS, PSEUDO, ProviderConfig
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
+
+
+class EnvProvider(msgspec.Struct, frozen=True):
+    name: str
+    kind: str
+    key_var: str | None
+    base_var: str | None
+    base_url: str | None
+    model: str
+    structured: str | None = None
+
+
+#: the conventional variables, in the order they are preferred as default
+ENV_PROVIDERS = (
+    EnvProvider("openai", "openai", "OPENAI_API_KEY", "OPENAI_BASE_URL", None, "gpt-4o-mini"),
+    EnvProvider("anthropic", "anthropic", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", None, "claude-3-5-haiku-latest"),
+    EnvProvider("gemini", "gemini", "GEMINI_API_KEY", None, None, "gemini-2.0-flash"),
+    # DeepSeek speaks the OpenAI format but only JSON mode, not json_schema
+    EnvProvider("deepseek", "openai", "DEEPSEEK_API_KEY", None, "https://api.deepseek.com", "deepseek-chat", "json_object"),
+    EnvProvider("ollama", "ollama", None, "OLLAMA_HOST", None, "llama3.1"),
+)
+
+#: what a config.toml [providers.NAME] table may hold
+class FileProvider(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    kind: str
+    model: str
+    base_url: str | None = None
+    api_key: str | None = None
+    #: read the key from this environment variable instead
+    api_key_env: str | None = None
+    timeout_s: float | None = None
+    structured: str | None = None
+    price_in: float | None = None
+    price_out: float | None = None
+
+
+def _env(name: str | None) -> str | None:
+    if not name:
+        return None
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def check_fields(name: str, kind: str, base_url: str | None, model: str, timeout_s: float | None = None, structured: str | None = None) -> None:
+    """Raise invalid_params naming the field that is wrong."""
+    if not NAME_RE.match(name):
+        raise RpcError.of("invalid_params", f"provider name {name!r} must be 1-40 characters of a-z, 0-9, '.', '_', '-'")
+    if name in PSEUDO:
+        raise RpcError.of("invalid_params", f"{name!r} is a built-in provider and cannot be configured")
+    if kind not in KINDS:
+        raise RpcError.of("invalid_params", f"provider kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    if base_url is not None and not (base_url.startswith(("http://", "https://")) or kind == "ollama"):
+        raise RpcError.of("invalid_params", f"base_url must be an http(s) URL, not {base_url!r}")
+    if not model.strip():
+        raise RpcError.of("invalid_params", "model must not be empty")
+    if timeout_s is not None and not (0 < timeout_s <= 3600):
+        raise RpcError.of("invalid_params", f"timeout_s must be between 0 and 3600, not {timeout_s}")
+    if structured is not None and (kind != "openai" or structured not in ("json_schema", "json_object", "none")):
+        raise RpcError.of("invalid_params", "structured is for the openai kind only: json_schema, json_object or none")
+
+
+class Registry:
+    def __init__(self, db: Database, file_providers: dict[str, dict[str, Any]], default_name: str = ""):
+        self.db = db
+        self._stored: dict[str, ProviderConfig] = {}
+        self._stored_order: list[str] = []
+        self._file: dict[str, ProviderConfig] = {}
+        #: config.toml tables that are wrong, with what is wrong
+        self.file_errors: dict[str, str] = {}
+        self._file_key_env: dict[str, str] = {}
+        self._configured_default = default_name
+        for name, table in file_providers.items():
+            try:
+                fp = msgspec.convert(table, FileProvider)
+                check_fields(name, fp.kind, fp.base_url, fp.model, fp.timeout_s, fp.structured)
+            except (msgspec.ValidationError, RpcError) as exc:
+                self.file_errors[name] = f"config.toml [providers.{name}]: {exc}"
+                continue
+            redact.register(fp.api_key)
+            if fp.api_key_env:
+                self._file_key_env[name] = fp.api_key_env
+            self._file[name] = ProviderConfig(
+                name=name, kind=fp.kind, model=fp.model, base_url=fp.base_url, api_key=fp.api_key, source="config",
+                timeout_s=fp.timeout_s, structured=fp.structured, price_in=fp.price_in, price_out=fp.price_out,
+            )
+
+    async def load(self) -> None:
+        rows = await self.db.fetchall("SELECT name, kind, base_url, model, api_key, extra FROM providers ORDER BY updated_at")
+        self._stored = {}
+        for r in rows:
+            extra = msgspec.json.decode(r["extra"] or "{}")
+            redact.register(r["api_key"])
+            self._stored[r["name"]] = ProviderConfig(
+                name=r["name"], kind=r["kind"], model=r["model"] or "", base_url=r["base_url"], api_key=r["api_key"],
+                source="stored", timeout_s=extra.get("timeout_s"), structured=extra.get("structured"),
+            )
+        self._stored_order = [r["name"] for r in rows]
+
+    # -- reading ------------------------------------------------------------
+    def _env_configs(self) -> dict[str, ProviderConfig]:
+        out = {}
+        for ep in ENV_PROVIDERS:
+            key = _env(ep.key_var)
+            base = _env(ep.base_var)
+            if ep.key_var and not key:
+                continue
+            if not ep.key_var and not base:
+                continue
+            redact.register(key)
+            out[ep.name] = ProviderConfig(
+                name=ep.name, kind=ep.kind, model=ep.model, base_url=base or ep.base_url, api_key=key,
+                source="env", structured=ep.structured,
+            )
+        return out
+
+    def _with_key(self, cfg: ProviderConfig) -> ProviderConfig:
+        """Fill a missing key from the environment, but only where it belongs:
+        the named variable, or the conventional one of the same service."""
+        if cfg.api_key:
+            return cfg
+        key = _env(self._file_key_env.get(cfg.name))
+        if key is None:
+            for ep in ENV_PROVIDERS:
+                if ep.kind != cfg.kind or not ep.key_var:
+                    continue
+                home = _env(ep.base_var) or ep.base_url
+                if (cfg.base_url or None) == home or (cfg.base_url is None and ep.base_url is None):
+                    key = _env(ep.key_var)
+                    break
+        if key is None:
+            return cfg
+        redact.register(key)
+        return msgspec.structs.replace(cfg, api_key=key)
+
+    def all(self) -> list[ProviderConfig]:
+        """Every configured provider (the first source naming it wins), keys filled."""
+        merged: dict[str, ProviderConfig] = {}
+        for source in (self._env_configs(), self._file, {n: self._stored[n] for n in self._stored_order}):
+            merged.update(source)
+        return [self._with_key(c) for c in merged.values()]
+
+    def get(self, name: str) -> ProviderConfig | None:
+        cfg = self._stored.get(name) or self._file.get(name) or self._env_configs().get(name)
+        return None if cfg is None else self._with_key(cfg)
+
+    def resolve(self, name: str) -> ProviderConfig:
+        cfg = self.get(name)
+        if cfg is not None:
+            return cfg
+        if name in self.file_errors:
+            raise RpcError.of("provider_error", self.file_errors[name], provider=name)
+        known = sorted({c.name for c in self.all()})
+        raise RpcError.of(
+            "not_found",
+            f"no provider named {name!r}; configured: {', '.join(known) or 'none'} "
+            "(add one with providers.set, a [providers.NAME] table in config.toml, or an API key variable)",
+            provider=name,
+        )
+
+    def default_name(self) -> str:
+        """OCTRA_PROVIDER / config default_provider, else a configured one, else ``offline``."""
+        if self._configured_default:
+            return self._configured_default
+        if self._stored_order:
+            return self._stored_order[-1]
+        if self._file:
+            return next(iter(self._file))
+        env = self._env_configs()
+        for ep in ENV_PROVIDERS:
+            if ep.name in env:
+                return ep.name
+        return "offline"
+
+    # -- writing ------------------------------------------------------------
+    async def set(
+        self, name: str, kind: str, model: str, base_url: str | None, api_key: str | None | msgspec.UnsetType,
+        timeout_s: float | None = None, structured: str | None = None,
+    ) -> ProviderConfig:
+        """Store a provider; an absent ``api_key`` (UNSET) keeps the stored one, ``None`` clears it."""
+        check_fields(name, kind, base_url, model, timeout_s, structured)
+        if api_key is msgspec.UNSET:
+            old = self._stored.get(name)
+            api_key = old.api_key if old is not None else None
+        elif api_key is not None:
+            api_key = api_key.strip() or None
+        redact.register(api_key)
+        extra = {k: v for k, v in (("timeout_s", timeout_s), ("structured", structured)) if v is not None}
+        now = time.time()
+        await self.db.execute(
+            "INSERT INTO providers(name, kind, base_url, model, api_key, extra, created_at, updated_at) "
+            "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET kind=excluded.kind, base_url=excluded.base_url, "
+            "model=excluded.model, api_key=excluded.api_key, extra=excluded.extra, updated_at=excluded.updated_at",
+            (name, kind, base_url, model, api_key, msgspec.json.encode(extra).decode(), now, now),
+        )
+        await self.load()
+        return self._stored[name]
+
+    async def remove(self, name: str) -> None:
+        if name not in self._stored:
+            other = self._file.get(name) or self._env_configs().get(name)
+            if other is not None:
+                where = "config.toml" if other.source == "config" else "the environment"
+                raise RpcError.of("conflict", f"provider {name!r} comes from {where}; remove it there", provider=name)
+            raise RpcError.of("not_found", f"no stored provider named {name!r}", provider=name)
+        await self.db.execute("DELETE FROM providers WHERE name = ?", (name,))
+        await self.load()

@@ -1,0 +1,167 @@
+"""JSON Schemas for structured output, shaped the way each provider accepts them.
+
+:func:`answer_schema` turns the caller's msgspec type into a self-contained
+schema (``$ref``s inlined).  OpenAI's strict mode wants every object closed
+and every property required (optional ones become nullable, and
+:func:`prune_nulls` removes those nulls again before decoding); Gemini's
+``responseSchema`` is an OpenAPI subset without refs or
+``additionalProperties``.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import lru_cache
+from typing import Any
+
+import msgspec
+
+#: what Gemini's responseSchema understands (anything else is dropped)
+_GEMINI_KEYS = {
+    "type", "format", "description", "nullable", "enum", "properties", "required",
+    "items", "minItems", "maxItems", "minimum", "maximum", "anyOf", "propertyOrdering",
+    "minLength", "maxLength", "pattern", "title",
+}
+#: keywords OpenAI strict mode refuses
+_OPENAI_DROP = {"default", "examples"}
+
+
+class SchemaError(ValueError):
+    """The answer type cannot be expressed as a provider schema."""
+
+
+@lru_cache(maxsize=256)
+def _answer_schema(tp: Any) -> tuple[str, bytes]:
+    raw = msgspec.json.schema(tp)
+    defs = raw.get("$defs", {})
+    body = _inline(raw, defs, ())
+    body.pop("$defs", None)
+    if body.get("type") != "object":
+        raise SchemaError(f"the answer type {getattr(tp, '__name__', tp)!r} must be a Struct (a JSON object)")
+    name = getattr(tp, "__name__", "answer")
+    return name, msgspec.json.encode(body)
+
+
+def answer_schema(tp: Any) -> tuple[str, dict[str, Any]]:
+    """``(name, schema)`` of a msgspec type, refs inlined; a fresh copy each call."""
+    name, encoded = _answer_schema(tp)
+    return name, msgspec.json.decode(encoded)
+
+
+def _inline(node: Any, defs: dict[str, Any], seen: tuple[str, ...]) -> Any:
+    if isinstance(node, list):
+        return [_inline(v, defs, seen) for v in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        key = ref.rsplit("/", 1)[-1]
+        if key in seen:
+            raise SchemaError(f"the answer type is recursive through {key!r}; providers need a finite schema")
+        if key not in defs:
+            raise SchemaError(f"unresolvable $ref {ref!r}")
+        merged = {**defs[key], **{k: v for k, v in node.items() if k != "$ref"}}
+        return _inline(merged, defs, seen + (key,))
+    return {k: _inline(v, defs, seen) for k, v in node.items() if k != "$defs"}
+
+
+# -- OpenAI strict ------------------------------------------------------------
+def openai_strict(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every object closed, every property required; optional ones nullable."""
+    return _strict(copy.deepcopy(schema))
+
+
+def _allows_null(node: dict[str, Any]) -> bool:
+    t = node.get("type")
+    if t == "null" or (isinstance(t, list) and "null" in t):
+        return True
+    return any(isinstance(s, dict) and _allows_null(s) for s in node.get("anyOf", ()))
+
+
+def _strict(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_strict(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _strict(v) for k, v in node.items() if k not in _OPENAI_DROP}
+    if out.get("type") == "object" or "properties" in out:
+        props = out.setdefault("properties", {})
+        required = set(out.get("required", ()))
+        for key, sub in props.items():
+            if key not in required and isinstance(sub, dict) and not _allows_null(sub):
+                props[key] = {"anyOf": [sub, {"type": "null"}]}
+        out["required"] = list(props)
+        out["additionalProperties"] = False
+    return out
+
+
+def prune_nulls(value: Any, schema: dict[str, Any]) -> Any:
+    """Drop the nulls strict mode made the model send for optional fields that do not allow null."""
+    if isinstance(value, dict) and isinstance(schema.get("properties"), dict):
+        required = set(schema.get("required", ()))
+        props = schema["properties"]
+        out = {}
+        for k, v in value.items():
+            sub = props.get(k)
+            if v is None and k not in required and isinstance(sub, dict) and not _allows_null(sub):
+                continue
+            out[k] = prune_nulls(v, sub) if isinstance(sub, dict) else v
+        return out
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [prune_nulls(v, schema["items"]) for v in value]
+    if isinstance(schema.get("anyOf"), list):
+        for sub in schema["anyOf"]:
+            if isinstance(sub, dict) and (sub.get("type") == "object") == isinstance(value, dict):
+                return prune_nulls(value, sub)
+    return value
+
+
+# -- Gemini -------------------------------------------------------------------
+def gemini(schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI subset of Gemini's ``responseSchema``: upper-case types, ``nullable``, no refs."""
+    return _gemini(schema)
+
+
+def _gemini(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_gemini(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    node = dict(node)
+    any_of = node.pop("anyOf", None)
+    if any_of is not None:
+        options = [s for s in any_of if not (isinstance(s, dict) and s.get("type") == "null")]
+        nullable = len(options) != len(any_of)
+        if len(options) == 1:
+            merged = {**{k: v for k, v in node.items()}, **options[0]}
+            out = _gemini(merged)
+        else:
+            out = {k: _gemini(v) for k, v in node.items() if k in _GEMINI_KEYS}
+            out["anyOf"] = [_gemini(s) for s in options]
+        if nullable:
+            out["nullable"] = True
+        return out
+    t = node.get("type")
+    out: dict[str, Any] = {}
+    if isinstance(t, list):
+        kinds = [x for x in t if x != "null"]
+        if len(kinds) != len(t):
+            out["nullable"] = True
+        t = kinds[0] if kinds else "string"
+    if t is None and "enum" in node:
+        t = "string"
+    for key, value in node.items():
+        if key not in _GEMINI_KEYS or key == "type":
+            continue
+        if key == "properties":
+            out[key] = {k: _gemini(v) for k, v in value.items()}
+            out["propertyOrdering"] = list(value)
+        elif key in ("items",):
+            out[key] = _gemini(value)
+        elif key == "enum":
+            out[key] = [str(v) for v in value]
+        else:
+            out[key] = value
+    if t is not None:
+        out["type"] = str(t).upper()
+    return out

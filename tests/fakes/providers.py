@@ -1,0 +1,445 @@
+"""A fake AI provider: a real loopback HTTP server that speaks the wire formats
+of OpenAI (Chat Completions), Anthropic (Messages), Gemini (generateContent)
+and Ollama (/api/chat), as JSON and as streams (SSE / NDJSON, chunked), and
+records every request it gets.
+
+Usage::
+
+    with FakeProvider() as fake:
+        fake.push(Reply.json({"answer": "pong"}))            # the next answer, in whatever format was asked
+        fake.push(Reply.status(429, retry_after=0.1), Reply.text("```json\\n{...}\\n```"))
+        fake.responder = lambda req: Reply.json(...)         # when nothing is queued (e.g. per prompt)
+        url = fake.base_url("anthropic")                     # what to configure as the provider's base_url
+        ...
+        req = fake.requests[0]                               # FakeRequest: kind, path, headers, body, stream,
+        req.schema, req.model, req.prompt                    # the schema as sent, the model, all message text
+
+The wire format is chosen by the request path (``/v1/chat/completions``,
+``/v1/messages``, ``/v1beta/models/M:generateContent`` or
+``:streamGenerateContent``, ``/api/chat``), streaming by the request itself.
+A :class:`Reply` can inject faults: an HTTP error with ``Retry-After``, a
+``delay`` before answering (timeouts), a stream ``cut_after`` some characters
+(the connection is dropped mid-body), malformed or fenced text.  With nothing
+queued and no responder, the fake answers 500 ``no reply scripted`` so a test
+fails loudly instead of hanging.
+
+It runs in its own threads, so it serves both in-process async tests and a
+daemon subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
+
+KINDS = ("openai", "anthropic", "gemini", "ollama")
+
+
+@dataclass
+class Reply:
+    """One scripted answer.  ``text`` is what the model "says" (JSON or not)."""
+
+    text: str = ""
+    status: int = 200
+    #: error message for status >= 400 (wrapped in the provider's error format)
+    message: str = ""
+    retry_after: float | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    #: seconds to wait before answering
+    delay: float = 0.0
+    #: seconds between streamed pieces
+    gap: float = 0.0
+    #: drop the connection after this many characters of text (stream) or half the body (JSON)
+    cut_after: int | None = None
+    usage: tuple[int, int] = (11, 7)
+    #: characters of text per streamed piece
+    piece: int = 8
+    model: str | None = None
+
+    @classmethod
+    def json(cls, value: Any, **kw: Any) -> "Reply":
+        return cls(text=json.dumps(value), **kw)
+
+    @classmethod
+    def of_text(cls, text: str, **kw: Any) -> "Reply":
+        return cls(text=text, **kw)
+
+    @classmethod
+    def error(cls, status: int, message: str = "", *, retry_after: float | None = None, **kw: Any) -> "Reply":
+        return cls(status=status, message=message or f"fake error {status}", retry_after=retry_after, **kw)
+
+
+@dataclass
+class FakeRequest:
+    kind: str
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: Any
+    at: float
+
+    @property
+    def stream(self) -> bool:
+        if self.kind == "gemini":
+            return ":streamGenerateContent" in self.path
+        return bool(isinstance(self.body, dict) and self.body.get("stream"))
+
+    @property
+    def model(self) -> str:
+        if self.kind == "gemini":
+            return self.path.rsplit("/models/", 1)[-1].split(":", 1)[0]
+        return (self.body or {}).get("model", "")
+
+    @property
+    def schema(self) -> Any:
+        """The answer schema as this request carried it (in its provider's native place)."""
+        b = self.body or {}
+        if self.kind == "openai":
+            return ((b.get("response_format") or {}).get("json_schema") or {}).get("schema")
+        if self.kind == "anthropic":
+            tools = b.get("tools") or []
+            return tools[0].get("input_schema") if tools else None
+        if self.kind == "gemini":
+            return (b.get("generationConfig") or {}).get("responseSchema")
+        return b.get("format")
+
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        """The conversation as role/content pairs, whatever the format (system first)."""
+        b = self.body or {}
+        if self.kind == "gemini":
+            out = []
+            sys_parts = (b.get("systemInstruction") or {}).get("parts") or []
+            if sys_parts:
+                out.append({"role": "system", "content": "".join(p.get("text", "") for p in sys_parts)})
+            for c in b.get("contents") or []:
+                out.append({"role": "assistant" if c.get("role") == "model" else "user",
+                            "content": "".join(p.get("text", "") for p in c.get("parts") or [])})
+            return out
+        out = [{"role": "system", "content": b["system"]}] if self.kind == "anthropic" and b.get("system") else []
+        return out + [{"role": m.get("role", ""), "content": m.get("content", "")} for m in b.get("messages") or []]
+
+    @property
+    def prompt(self) -> str:
+        return "\n".join(m["content"] for m in self.messages)
+
+
+def kind_of(path: str) -> str | None:
+    p = path.split("?", 1)[0]
+    if p.endswith("/chat/completions"):
+        return "openai"
+    if p.endswith("/messages"):
+        return "anthropic"
+    if ":generateContent" in p or ":streamGenerateContent" in p:
+        return "gemini"
+    if p.endswith("/api/chat"):
+        return "ollama"
+    return None
+
+
+class FakeProvider:
+    def __init__(self, host: str = "127.0.0.1"):
+        self._queue: list[Reply] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.requests: list[FakeRequest] = []
+        #: called for a request when nothing is queued
+        self.responder: Callable[[FakeRequest], Reply] | None = None
+        #: connections the fake saw closed by the client while it was still answering
+        self.aborted = 0
+        fake = self
+
+        class Handler(_Handler):
+            owner = fake
+
+        self._server = ThreadingHTTPServer((host, 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    # -- scripting ----------------------------------------------------------
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def base_url(self, kind: str) -> str:
+        """The base URL to configure for a provider of ``kind``."""
+        return f"{self.url}/v1" if kind == "openai" else self.url
+
+    def push(self, *replies: Reply) -> "FakeProvider":
+        with self._lock:
+            self._queue.extend(replies)
+        return self
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._queue)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._queue.clear()
+            self.requests.clear()
+            self.responder = None
+            self.aborted = 0
+
+    def wait_for(self, n: int, timeout: float = 10.0) -> list[FakeRequest]:
+        """Block until ``n`` requests have arrived (for use from threads or sync tests)."""
+        deadline = time.monotonic() + timeout
+        while len(self.requests) < n:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"fake provider got {len(self.requests)} requests, expected {n}")
+            time.sleep(0.01)
+        return self.requests
+
+    def close(self) -> None:
+        self._stop.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> "FakeProvider":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- used by the handler --------------------------------------------------
+    def _next(self, req: FakeRequest) -> Reply:
+        with self._lock:
+            self.requests.append(req)
+            if self._queue:
+                return self._queue.pop(0)
+            responder = self.responder
+        if responder is not None:
+            return responder(req)
+        return Reply.error(500, "fake provider: no reply scripted for this request")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    owner: FakeProvider
+
+    def setup(self) -> None:
+        super().setup()
+        # headers and body go out as separate writes: without this, Nagle's
+        # algorithm and delayed ACKs add ~40 ms to every answer
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (ConnectionResetError, BrokenPipeError):
+            pass  # the client went away (a timeout, a cancellation): not the fake's problem
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length)
+        split = urlsplit(self.path)
+        kind = kind_of(split.path)
+        if kind is None:
+            self._send_json(404, {"error": f"fake provider: no such endpoint {split.path}"})
+            return
+        try:
+            body = json.loads(raw or b"null")
+        except json.JSONDecodeError:
+            self._send_json(400, _error_body(kind, 400, "request body is not JSON"))
+            return
+        req = FakeRequest(kind, "POST", split.path, parse_qs(split.query), {k.lower(): v for k, v in self.headers.items()}, body, time.monotonic())
+        reply = self.owner._next(req)
+        try:
+            if reply.delay and self.owner._stop.wait(reply.delay):
+                return
+            if reply.status >= 400:
+                headers = dict(reply.headers)
+                if reply.retry_after is not None:
+                    headers["Retry-After"] = f"{reply.retry_after:g}"
+                self._send_json(reply.status, _error_body(kind, reply.status, reply.message), headers)
+            elif req.stream:
+                self._stream(kind, req, reply)
+            else:
+                self._send_json(200, _answer(kind, req, reply), reply.headers, cut=reply.cut_after is not None)
+        except (BrokenPipeError, ConnectionResetError):
+            self.owner.aborted += 1
+            self.close_connection = True
+
+    # -- writing ----------------------------------------------------------------
+    def _send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None, cut: bool = False) -> None:
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if cut:
+            self.wfile.write(data[: len(data) // 2])
+            self._drop()
+            return
+        self.wfile.write(data)
+
+    def _drop(self) -> None:
+        self.wfile.flush()
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def _stream(self, kind: str, req: FakeRequest, reply: Reply) -> None:
+        ctype = "application/x-ndjson" if kind == "ollama" else "text/event-stream"
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Transfer-Encoding", "chunked")
+        for k, v in reply.headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        text = reply.text
+        if reply.cut_after is not None:
+            text = text[: reply.cut_after]
+        pieces = [text[i : i + reply.piece] for i in range(0, len(text), reply.piece)] or [""]
+        events = _stream_events(kind, req, reply, pieces)
+        for i, ev in enumerate(events):
+            if reply.cut_after is not None and ev is _END:
+                self._drop()
+                return
+            if ev is _END:
+                continue
+            self._chunk(ev)
+            if reply.gap and 0 < i < len(events) - 1:
+                if self.owner._stop.wait(reply.gap):
+                    return
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+
+#: marks where the body text ends and the closing events begin
+_END = object()
+
+
+def _sse(data: Any, event: str | None = None) -> bytes:
+    head = f"event: {event}\n" if event else ""
+    return (head + "data: " + (data if isinstance(data, str) else json.dumps(data)) + "\n\n").encode()
+
+
+def _model(req: FakeRequest, reply: Reply) -> str:
+    return reply.model or req.model or "fake-model"
+
+
+def _tool_input(req: FakeRequest, text: str) -> Any:
+    """Anthropic with a tool: a JSON object becomes the tool's input; anything else stays text."""
+    if not (req.body or {}).get("tools"):
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _answer(kind: str, req: FakeRequest, reply: Reply) -> Any:
+    tin, tout = reply.usage
+    model = _model(req, reply)
+    if kind == "openai":
+        return {
+            "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": tin, "completion_tokens": tout, "total_tokens": tin + tout},
+        }
+    if kind == "anthropic":
+        tool = _tool_input(req, reply.text)
+        block = (
+            {"type": "tool_use", "id": "toolu_fake", "name": req.body["tools"][0]["name"], "input": tool}
+            if tool is not None else {"type": "text", "text": reply.text}
+        )
+        return {
+            "id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": [block],
+            "stop_reason": "tool_use" if tool is not None else "end_turn", "stop_sequence": None,
+            "usage": {"input_tokens": tin, "output_tokens": tout},
+        }
+    if kind == "gemini":
+        return {
+            "candidates": [{"content": {"parts": [{"text": reply.text}], "role": "model"}, "finishReason": "STOP", "index": 0}],
+            "usageMetadata": {"promptTokenCount": tin, "candidatesTokenCount": tout, "totalTokenCount": tin + tout},
+            "modelVersion": model,
+        }
+    return {
+        "model": model, "created_at": "2026-01-01T00:00:00Z", "message": {"role": "assistant", "content": reply.text},
+        "done": True, "done_reason": "stop", "prompt_eval_count": tin, "eval_count": tout,
+    }
+
+
+def _stream_events(kind: str, req: FakeRequest, reply: Reply, pieces: list[str]) -> list[Any]:
+    tin, tout = reply.usage
+    model = _model(req, reply)
+    if kind == "openai":
+        def chunk(delta: dict, finish: str | None = None) -> bytes:
+            return _sse({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model,
+                         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        return [
+            chunk({"role": "assistant", "content": ""}),
+            *[chunk({"content": p}) for p in pieces],
+            _END,
+            chunk({}, "stop"),
+            _sse({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model, "choices": [],
+                  "usage": {"prompt_tokens": tin, "completion_tokens": tout, "total_tokens": tin + tout}}),
+            _sse("[DONE]"),
+        ]
+    if kind == "anthropic":
+        tool = _tool_input(req, reply.text)
+        if tool is not None:
+            start = {"type": "tool_use", "id": "toolu_fake", "name": req.body["tools"][0]["name"], "input": {}}
+            delta = lambda p: {"type": "input_json_delta", "partial_json": p}  # noqa: E731
+        else:
+            start = {"type": "text", "text": ""}
+            delta = lambda p: {"type": "text_delta", "text": p}  # noqa: E731
+        return [
+            _sse({"type": "message_start", "message": {"id": "msg_fake", "type": "message", "role": "assistant", "model": model,
+                  "content": [], "stop_reason": None, "usage": {"input_tokens": tin, "output_tokens": 1}}}, "message_start"),
+            _sse({"type": "content_block_start", "index": 0, "content_block": start}, "content_block_start"),
+            _sse({"type": "ping"}, "ping"),
+            *[_sse({"type": "content_block_delta", "index": 0, "delta": delta(p)}, "content_block_delta") for p in pieces],
+            _END,
+            _sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
+            _sse({"type": "message_delta", "delta": {"stop_reason": "tool_use" if tool is not None else "end_turn", "stop_sequence": None},
+                  "usage": {"output_tokens": tout}}, "message_delta"),
+            _sse({"type": "message_stop"}, "message_stop"),
+        ]
+    if kind == "gemini":
+        def part(text: str) -> dict:
+            return {"candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}], "modelVersion": model}
+        last = part(pieces[-1])
+        last["candidates"][0]["finishReason"] = "STOP"
+        last["usageMetadata"] = {"promptTokenCount": tin, "candidatesTokenCount": tout, "totalTokenCount": tin + tout}
+        return [*[_sse(part(p)) for p in pieces[:-1]], _END, _sse(last)]
+    line = lambda obj: (json.dumps(obj) + "\n").encode()  # noqa: E731
+    return [
+        *[line({"model": model, "created_at": "2026-01-01T00:00:00Z", "message": {"role": "assistant", "content": p}, "done": False}) for p in pieces],
+        _END,
+        line({"model": model, "created_at": "2026-01-01T00:00:00Z", "message": {"role": "assistant", "content": ""},
+              "done": True, "done_reason": "stop", "prompt_eval_count": tin, "eval_count": tout}),
+    ]
+
+
+def _error_body(kind: str, status: int, message: str) -> Any:
+    if kind == "anthropic":
+        etype = {429: "rate_limit_error", 401: "authentication_error", 529: "overloaded_error"}.get(status, "api_error" if status >= 500 else "invalid_request_error")
+        return {"type": "error", "error": {"type": etype, "message": message}}
+    if kind == "gemini":
+        return {"error": {"code": status, "message": message, "status": "RESOURCE_EXHAUSTED" if status == 429 else "ERROR"}}
+    if kind == "ollama":
+        return {"error": message}
+    return {"error": {"message": message, "type": "fake_error", "code": status}}
