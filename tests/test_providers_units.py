@@ -1,0 +1,149 @@
+"""The pure parts of the provider layer: schema shaping per provider, answer
+extraction, prices, Retry-After."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from typing import Literal
+
+import httpx
+import msgspec
+import pytest
+
+from octrad.providers.parse import InvalidAnswer, decode_answer, extract_json
+from octrad.providers.prices import cost_usd, price_of
+from octrad.providers.schema import SchemaError, answer_schema, gemini, openai_strict
+from octrad.providers.transport import RetryPolicy, parse_retry_after
+
+
+class File(msgspec.Struct):
+    path: str
+    content: str
+
+
+class Context(msgspec.Struct):
+    scope: Literal["global", "team", "individual"]
+    content: str
+    important: bool = False
+
+
+class WorkerAnswer(msgspec.Struct):
+    files: list[File]
+    commands: list[str] = []
+    context: Context | None = None
+    done: bool = False
+
+
+class Node(msgspec.Struct):
+    children: list["Node"]
+
+
+def test_answer_schema_inlines_refs():
+    name, schema = answer_schema(WorkerAnswer)
+    assert name == "WorkerAnswer"
+    text = msgspec.json.encode(schema).decode()
+    assert "$ref" not in text and "$defs" not in text
+    assert schema["properties"]["files"]["items"]["properties"]["path"] == {"type": "string"}
+    with pytest.raises(SchemaError, match="recursive"):
+        answer_schema(Node)
+    with pytest.raises(SchemaError, match="must be a Struct"):
+        answer_schema(list[int])
+
+
+def test_openai_strict_closes_every_object_and_requires_every_property():
+    _, schema = answer_schema(WorkerAnswer)
+    strict = openai_strict(schema)
+
+    def check(node):
+        if isinstance(node, dict):
+            if node.get("type") == "object":
+                assert node["additionalProperties"] is False
+                assert node["required"] == list(node["properties"])
+            assert "default" not in node
+            for v in node.values():
+                check(v)
+        elif isinstance(node, list):
+            for v in node:
+                check(v)
+
+    check(strict)
+    assert strict["properties"]["commands"] == {"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "null"}]}
+    # already nullable: not wrapped twice
+    assert strict["properties"]["context"]["anyOf"][1] == {"type": "null"}
+    assert len(strict["properties"]["context"]["anyOf"]) == 2
+    # the original is untouched
+    assert "additionalProperties" not in schema
+
+
+def test_strict_nulls_are_pruned_before_decoding():
+    _, schema = answer_schema(WorkerAnswer)
+    text = '{"files": [{"path": "a.py", "content": "x"}], "commands": null, "context": null, "done": null}'
+    value = decode_answer(text, WorkerAnswer, schema)
+    assert value == WorkerAnswer(files=[File("a.py", "x")])
+
+
+def test_gemini_schema_is_the_openapi_subset():
+    _, schema = answer_schema(WorkerAnswer)
+    g = gemini(schema)
+    assert g["type"] == "OBJECT" and g["propertyOrdering"] == ["files", "commands", "context", "done"]
+    ctx = g["properties"]["context"]
+    assert ctx["nullable"] is True and ctx["type"] == "OBJECT"
+    assert ctx["properties"]["scope"] == {"enum": ["global", "individual", "team"], "type": "STRING"}
+    assert g["properties"]["files"]["items"]["required"] == ["path", "content"]
+    text = msgspec.json.encode(g).decode()
+    for banned in ("$ref", "$defs", "additionalProperties", "default", '"null"'):
+        assert banned not in text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 1}',
+        '```json\n{"a": 1}\n```',
+        '```\n{"a": 1}\n```',
+        'Here you go: {"a": 1} -- done',
+        'Thinking {not json} then {"a": 1}',
+        '  \n{"a": 1}\n\n',
+    ],
+)
+def test_extract_json_strips_fences_and_prose(text):
+    assert extract_json(text) == {"a": 1}
+
+
+def test_invalid_answers_say_what_is_wrong():
+    with pytest.raises(InvalidAnswer, match="empty"):
+        extract_json("   ")
+    with pytest.raises(InvalidAnswer, match="not valid JSON") as err:
+        extract_json('{"files": [')
+    assert "began" in str(err.value)
+    with pytest.raises(InvalidAnswer, match=r"\$\.files\[0\]\.path"):
+        decode_answer('{"files": [{"path": 3, "content": "x"}]}', WorkerAnswer)
+    with pytest.raises(InvalidAnswer, match="scope"):
+        decode_answer('{"files": [], "context": {"scope": "cosmic", "content": "x"}}', WorkerAnswer)
+
+
+def test_prices():
+    assert price_of("gpt-4o-mini-2024-07-18") == (0.15, 0.60)
+    assert price_of("gpt-4o") == (2.50, 10.00)
+    assert price_of("claude-3-5-haiku-20241022") == (0.80, 4.00)
+    assert price_of("openai/gpt-4o-mini") == (0.15, 0.60)
+    assert price_of("models/gemini-2.0-flash") == (0.10, 0.40)
+    assert price_of("llama3.1") is None
+    assert cost_usd("gpt-4o", 1_000_000, 1_000_000) == 12.5
+    assert cost_usd("llama3.1", 1000, 1000) == 0
+    assert cost_usd("llama3.1", 1_000_000, 0, (0.5, None)) == 0.5
+
+
+def test_retry_after_forms_and_backoff():
+    assert parse_retry_after(httpx.Headers({"retry-after": "3"})) == 3
+    assert parse_retry_after(httpx.Headers({"retry-after-ms": "250", "retry-after": "9"})) == 0.25
+    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    assert 27 <= parse_retry_after(httpx.Headers({"retry-after": when})) <= 31
+    assert parse_retry_after(httpx.Headers({"retry-after": "soon"})) is None
+    assert parse_retry_after(httpx.Headers({})) is None
+    p = RetryPolicy(base_s=1, cap_s=8, retry_after_cap_s=60)
+    assert p.delay(0, 5) == 5 and p.delay(0, 600) == 60
+    for retry, (lo, hi) in enumerate([(0.5, 1), (1, 2), (2, 4), (4, 8), (4, 8)]):
+        d = p.delay(retry, None)
+        assert lo <= d <= hi
