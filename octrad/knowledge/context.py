@@ -51,6 +51,7 @@ the prompt block again when built.
 
 from __future__ import annotations
 
+import heapq
 import re
 import time
 from collections import OrderedDict
@@ -143,11 +144,39 @@ def _entry(row) -> ContextEntry:
 
 @dataclass
 class _Cached:
-    """One project's complete live set, as loaded from SQLite."""
+    """One project's complete live set, as loaded from SQLite, with what
+    GetForPrompt derives from it (built on first use, dropped with it)."""
 
     entries: tuple[ContextEntry, ...]
     loaded_at: float
     prompts: OrderedDict = field(default_factory=OrderedDict)
+    lines: dict = field(default_factory=dict)
+    _index: tuple | None = None
+
+    def index(self) -> tuple[list[ContextEntry], dict[str, list[ContextEntry]], dict[str, list[ContextEntry]]]:
+        """(global entries, team entries by team, individual entries by agent), each by rank."""
+        if self._index is None:
+            glob: list[ContextEntry] = []
+            teams: dict[str, list[ContextEntry]] = {}
+            agents: dict[str, list[ContextEntry]] = {}
+            for e in self.entries:
+                if e.scope == "global":
+                    glob.append(e)
+                elif e.scope == "team":
+                    teams.setdefault(e.target, []).append(e)
+                else:
+                    agents.setdefault(e.target, []).append(e)
+            for part in (glob, *teams.values(), *agents.values()):
+                part.sort(key=rank)
+            self._index = (glob, teams, agents)
+        return self._index
+
+    def render_for(self, agent: str | None, team: str | None, budget_chars: int) -> str:
+        glob, teams, agents = self.index()
+        mine = teams.get(team, []) if team is not None else []
+        yours = agents.get(agent, []) if agent is not None else []
+        ranked = heapq.merge(glob, mine, yours, key=rank)
+        return _render(ranked, len(glob) + len(mine) + len(yours), budget_chars, self.lines)
 
 
 @dataclass
@@ -233,7 +262,7 @@ class ContextService:
         key = (agent, team, budget_chars)
         block = cached.prompts.get(key)
         if block is None:
-            block = render(visible(cached.entries, agent, team), budget_chars)
+            block = cached.render_for(agent, team, budget_chars)
             cached.prompts[key] = block
             if len(cached.prompts) > MEMO_SIZE:
                 cached.prompts.popitem(last=False)
@@ -415,10 +444,14 @@ def visible(entries: Iterable[ContextEntry], agent: str | None, team: str | None
 
 
 _SECTIONS = (("rules", "Rules (always follow)"), ("global", "Project"), ("team", "Your team"), ("individual", "For you"))
+_TITLES = tuple(f"{title}:" for _key, title in _SECTIONS)
+HEADER = "PROJECT CONTEXT (entries saved by earlier steps; [type] per line, ! = important)"
+#: the header, every section title and the omission note always fit
+_FIXED = len(HEADER) + sum(len(t) + 1 for t in _TITLES) + 40
 
 
-def _section(e: ContextEntry) -> str:
-    return "rules" if is_global_rule(e) else e.scope
+def _section(e: ContextEntry) -> int:
+    return 0 if is_global_rule(e) else 1 if e.scope == "global" else 2 if e.scope == "team" else 3
 
 
 def _line(e: ContextEntry) -> str:
@@ -431,43 +464,45 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
 
 
-HEADER = "PROJECT CONTEXT (entries saved by earlier steps; [type] per line, ! = important)"
+def rank(e: ContextEntry) -> tuple:
+    """Who gets into a full block first: every global rule (oldest first),
+    then important entries, then the rest, newest first."""
+    if is_global_rule(e):
+        return (0, e.created_at, e.id)
+    return (1 if e.important else 2, -e.created_at, -e.id)
 
 
 def render(entries: list[ContextEntry], budget_chars: int = DEFAULT_BUDGET) -> str:
-    """One compact block within ``budget_chars``.  When not everything fits,
-    global rules go in first, then important entries, then the newest."""
-    if not entries:
-        return ""
-    def rank(e: ContextEntry) -> tuple:
-        if is_global_rule(e):
-            return (0, e.created_at, e.id)  # every rule, oldest first
-        return (1 if e.important else 2, -e.created_at, -e.id)  # then newest first
+    """One compact block of at most ``budget_chars``: sections in the order
+    rules, project, team, yours; entries chronological within a section.
+    When not everything fits, entries go in by :func:`rank` until the first
+    that does not fit (a global rule that does not fit is clipped instead)."""
+    return _render(sorted(entries, key=rank), len(entries), budget_chars, {})
 
-    ranked = sorted(entries, key=rank)
-    headers = {key: f"{title}:" for key, title in _SECTIONS}
-    # room for the header, the section titles and the omission note
-    room = budget_chars - len(HEADER) - sum(len(h) + 1 for h in headers.values()) - 40
-    chosen: list[ContextEntry] = []
-    lines: dict[int, str] = {}
-    omitted = 0
+
+def _render(ranked: Iterable[ContextEntry], total: int, budget_chars: int, line_memo: dict[int, str]) -> str:
+    if not total:
+        return ""
+    room = budget_chars - _FIXED
+    chosen: list[tuple[int, float, int, str]] = []
     for e in ranked:
-        line = _line(e)
+        line = line_memo.get(e.id)
+        if line is None:
+            line = line_memo[e.id] = _line(e)
         if len(line) + 1 > room:
-            if is_global_rule(e) and room > 60:
-                line = _clip(line, room - 1)
-            else:
-                omitted += 1
-                continue
+            if not (is_global_rule(e) and room > 60):
+                break  # strict priority: nothing ranked lower jumps the queue
+            line = _clip(line, room - 1)
         room -= len(line) + 1
-        chosen.append(e)
-        lines[e.id] = line
+        chosen.append((_section(e), e.created_at, e.id, line))
+    chosen.sort()
     out = [HEADER]
-    for key, _title in _SECTIONS:
-        part = sorted((e for e in chosen if _section(e) == key), key=lambda e: (e.created_at, e.id))
-        if part:
-            out.append(headers[key])
-            out.extend(lines[e.id] for e in part)
-    if omitted:
-        out.append(f"({omitted} entries left out to fit)")
+    section = -1
+    for sec, _ts, _id, line in chosen:
+        if sec != section:
+            out.append(_TITLES[sec])
+            section = sec
+        out.append(line)
+    if len(chosen) < total:
+        out.append(f"({total - len(chosen)} entries left out to fit)")
     return redact("\n".join(out))
