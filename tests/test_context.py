@@ -235,7 +235,7 @@ async def test_end_team_forgets_that_teams_entries(svc):
 async def test_cache_serves_reads_within_the_ttl(svc, clock, db):
     await svc.add(P, "global", "fact", "first")
     assert "first" in await svc.for_prompt(P)
-    misses = svc.stats.misses
+    misses, loads = svc.stats.misses, svc.stats.loads
     # written behind the service's back: invisible while the cached set is fresh
     _raw_insert(db.path, P, "global", "fact", "behind")
     clock.t += TTL_S - 1
@@ -245,7 +245,7 @@ async def test_cache_serves_reads_within_the_ttl(svc, clock, db):
     # past the TTL it is loaded again
     clock.t += 2
     assert contents(await svc.list(P)) == ["first", "behind"]
-    assert svc.stats.misses == misses + 1
+    assert svc.stats.misses == misses + 1 and svc.stats.loads == loads + 1
     # a write through the service invalidates at once, TTL or not
     await svc.add(P, "global", "fact", "third")
     assert "third" in await svc.for_prompt(P)
@@ -256,6 +256,21 @@ async def test_cache_serves_reads_within_the_ttl(svc, clock, db):
     hits = svc.stats.hits
     assert contents(await svc.list(P)) == ["behind", "third"]
     assert svc.stats.hits == hits + 1
+
+
+async def test_concurrent_misses_share_one_load(svc):
+    for i in range(5):
+        await svc.add(P, "individual", "note", f"n{i}", target=f"w{i}")
+    blocks = {}
+
+    async def ask(i):
+        blocks[i] = await svc.for_prompt(P, agent=f"w{i}")
+
+    async with anyio.create_task_group() as tg:
+        for i in range(5):
+            tg.start_soon(ask, i)
+    assert svc.stats.loads == 1
+    assert all(f"n{i}" in blocks[i] and f"n{(i + 1) % 5}" not in blocks[i] for i in range(5))
 
 
 async def test_cold_start_after_a_write_never_serves_a_partial_set(db, clock):
@@ -351,6 +366,10 @@ async def test_bad_entries_are_refused_with_a_clear_error_and_nothing_stored(svc
         with pytest.raises(ContextError, match=message):
             await svc.add(P, *args, **kw)
     assert await svc.list(P, include_forgotten=True) == []
+    with pytest.raises(ContextError, match="too small"):
+        await svc.for_prompt(P, budget_chars=50)
+    with pytest.raises(ContextError, match="unknown scope"):
+        await svc.list(P, scope="galactic")
     e = await svc.add(P, "global", " Rule ", "  padded  ")
     assert (e.type, e.content) == ("rule", "padded")
 

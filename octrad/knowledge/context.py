@@ -58,6 +58,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Literal, Mapping, Union
 
+import anyio
 import msgspec
 
 from octra_protocol.methods.context import ContextEntry
@@ -81,6 +82,8 @@ TTL_S = 300.0
 SAWTOOTH = 5
 MAX_CONTENT = 4000
 DEFAULT_BUDGET = 6000
+#: the smallest budget that holds the header and the omission note
+MIN_BUDGET = 200
 #: rendered blocks kept per cached project (one per agent/team/budget asked for)
 MEMO_SIZE = 512
 _TYPE = re.compile(r"^[a-z][a-z0-9_.-]{0,31}$")
@@ -120,10 +123,6 @@ class SaveOutcome:
 
 def is_global_rule(e: ContextEntry) -> bool:
     return e.scope == "global" and e.type == "rule"
-
-
-def is_ordinary(e: ContextEntry) -> bool:
-    return not e.forgotten and not e.important and not is_global_rule(e)
 
 
 def cap_for(average_length: float) -> int:
@@ -180,9 +179,20 @@ class _Cached:
 
 
 @dataclass
+class _Loading:
+    """A load in flight; concurrent misses of the same generation wait for it."""
+
+    generation: int
+    done: anyio.Event = field(default_factory=anyio.Event)
+    result: _Cached | None = None
+
+
+@dataclass
 class CacheStats:
     hits: int = 0
     misses: int = 0
+    #: full loads from SQLite (concurrent misses share one)
+    loads: int = 0
     #: loads whose result was dropped because a write happened meanwhile
     discarded: int = 0
 
@@ -206,6 +216,7 @@ class ContextService:
         self.now = now
         self._cache: dict[str, _Cached] = {}
         self._generation: dict[str, int] = {}
+        self._loading: dict[str, _Loading] = {}
         self.stats = CacheStats()
 
     # -- cache ------------------------------------------------------------
@@ -221,19 +232,33 @@ class ContextService:
             return cached
         self.stats.misses += 1
         generation = self._generation.get(project_id, 0)
-        loaded_at = self.clock()
-        rows = await self.db.fetchall(
-            f"SELECT {_COLUMNS} FROM context_entries WHERE project_id = ? AND forgotten = 0 ORDER BY created_at, id",
-            (project_id,),
-        )
-        fresh = _Cached(tuple(_entry(r) for r in rows), loaded_at)
-        if self._generation.get(project_id, 0) == generation:
-            self._cache[project_id] = fresh
-        else:
-            # a write landed while we read: this set may predate it; serve it
-            # to this caller only (it was true when asked) and never cache it
-            self.stats.discarded += 1
-        return fresh
+        pending = self._loading.get(project_id)
+        if pending is not None and pending.generation == generation:
+            # another caller is loading the same set: share its load
+            await pending.done.wait()
+            if pending.result is not None:
+                return pending.result
+        pending = self._loading[project_id] = _Loading(generation)
+        try:
+            self.stats.loads += 1
+            loaded_at = self.clock()
+            rows = await self.db.fetchall(
+                f"SELECT {_COLUMNS} FROM context_entries WHERE project_id = ? AND forgotten = 0 ORDER BY created_at, id",
+                (project_id,),
+            )
+            fresh = _Cached(tuple(_entry(r) for r in rows), loaded_at)
+            if self._generation.get(project_id, 0) == generation:
+                self._cache[project_id] = fresh
+            else:
+                # a write landed while we read: this set may predate it; serve it
+                # to the callers that asked before it and never cache it
+                self.stats.discarded += 1
+            pending.result = fresh
+            return fresh
+        finally:
+            pending.done.set()
+            if self._loading.get(project_id) is pending:
+                del self._loading[project_id]
 
     # -- reads ------------------------------------------------------------
     async def list(
@@ -258,6 +283,8 @@ class ContextService:
     ) -> str:
         """GetForPrompt: the entries ``agent`` of ``team`` may see, as one compact
         block of at most ``budget_chars`` characters, global rules first."""
+        if budget_chars < MIN_BUDGET:
+            raise ContextError(f"a prompt budget of {budget_chars} characters is too small (at least {MIN_BUDGET})")
         cached = await self._live(project_id)
         key = (agent, team, budget_chars)
         block = cached.prompts.get(key)
@@ -426,21 +453,6 @@ def _answer(obj: Any) -> AnswerContext:
         return msgspec.convert(obj, AnswerContext)
     except msgspec.ValidationError as exc:
         raise ContextError(f"the answer's context field is invalid: {exc}") from None
-
-
-def visible(entries: Iterable[ContextEntry], agent: str | None, team: str | None) -> list[ContextEntry]:
-    """What ``agent`` of ``team`` may see: global, its team's, its own."""
-    out = []
-    for e in entries:
-        if e.forgotten:
-            continue
-        if (
-            e.scope == "global"
-            or (e.scope == "team" and team is not None and e.target == team)
-            or (e.scope == "individual" and agent is not None and e.target == agent)
-        ):
-            out.append(e)
-    return out
 
 
 _SECTIONS = (("rules", "Rules (always follow)"), ("global", "Project"), ("team", "Your team"), ("individual", "For you"))
