@@ -17,6 +17,7 @@ Exit codes:
   1  the daemon answered with an error
   2  usage error, or protocol version mismatch
   3  no daemon answers (and it could not be started)
+  4  the task waits for you (plan approval or an answer)
 """
 
 

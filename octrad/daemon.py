@@ -41,10 +41,12 @@ class Daemon:
 
     # -- facts for daemon.status -----------------------------------------
     def tasks_running(self) -> int:
-        return 0
+        tasks = getattr(self, "tasks", None)
+        return len(tasks.running) if tasks is not None else 0
 
     def default_provider(self) -> str:
-        return self.config.default_provider or "offline"
+        llm = getattr(self, "llm", None)
+        return llm.default_provider() if llm is not None else (self.config.default_provider or "offline")
 
     # -- lifecycle ---------------------------------------------------------
     def request_shutdown(self, reason: str) -> None:

@@ -53,6 +53,11 @@ class OctraEnv:
         self.home.mkdir(parents=True)
         self.runtime.mkdir(mode=0o700)
         env = {k: v for k, v in os.environ.items() if k not in SCRUB}
+        # the toolchains stay the machine's own although HOME is private
+        real_home = Path(os.path.expanduser("~"))
+        for var, folder in (("RUSTUP_HOME", ".rustup"), ("CARGO_HOME", ".cargo")):
+            if var not in env and (real_home / folder).is_dir():
+                env[var] = str(real_home / folder)
         env.update(
             HOME=str(self.home),
             XDG_RUNTIME_DIR=str(self.runtime),

@@ -33,6 +33,8 @@ MIGRATIONS: list[str] = [
         store_path TEXT,
         repo_url TEXT,
         pull_request_url TEXT,
+        questions TEXT NOT NULL DEFAULT '[]',
+        notes TEXT NOT NULL DEFAULT '[]',
         created_at REAL NOT NULL,
         updated_at REAL NOT NULL
     );

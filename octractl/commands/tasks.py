@@ -1,0 +1,240 @@
+"""octractl run | tasks | show | watch | cancel | resume | approve | reply."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from .. import exitcodes
+from ..session import Options, fail, run
+
+
+def parse_meta(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """KEY=VALUE pairs; VALUE is JSON when it parses (numbers, booleans, lists), else a string."""
+    meta: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            fail(f"--meta takes KEY=VALUE, not {pair!r}", exitcodes.USAGE)
+        try:
+            meta[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            meta[key.strip()] = value
+    return meta
+
+
+async def follow(client, task_id: str, as_json: bool) -> dict:
+    """Print the task's events (its history, then live ones) until it stops; return the task."""
+    from contextlib import nullcontext
+
+    import anyio
+    import msgspec
+
+    from ..render import print_ndjson
+    from ..taskview import STOP_STATES, AgentNames, event_line
+
+    names = AgentNames()
+    seen = 0
+    async with client.subscribe(task_id=task_id, since_seq=0) as sub:
+        task = await client.call("task.get", {"task_id": task_id})
+        history_end = task.get("last_seq", 0)
+        stopped = task["status"] in STOP_STATES
+        while True:
+            # a stopped task sends no news: once its history is out, a short
+            # quiet spell (for a status event still being stored) ends the watch
+            quiet = stopped and seen >= history_end
+            ev = None
+            with anyio.move_on_after(0.3) if quiet else nullcontext():
+                ev = await anext(sub, None)
+            if ev is None:
+                break
+            seen = ev.seq
+            if as_json:
+                print_ndjson(msgspec.to_builtins(ev))
+            else:
+                line = event_line(msgspec_dict(ev), names)
+                if line:
+                    click.echo(line)
+            if ev.kind == "task.status" and (ev.data or {}).get("status") in STOP_STATES and ev.seq > history_end:
+                break
+    return await client.call("task.get", {"task_id": task_id})
+
+
+def msgspec_dict(ev) -> dict:
+    return {"seq": ev.seq, "kind": ev.kind, "task_id": ev.task_id, "agent_id": ev.agent_id, "data": ev.data or {}}
+
+
+def finish(opts: Options, task: dict) -> None:
+    """The final word: the task (JSON) or its summary, and the exit code."""
+    from ..render import print_ndjson
+    from ..taskview import WAITING, summary
+
+    if opts.json:
+        print_ndjson({"task_id": task["task_id"], "task": task})
+    else:
+        click.echo("")
+        click.echo(summary(task))
+    if task["status"] == "done":
+        return
+    sys.exit(exitcodes.WAITING if task["status"] in WAITING else exitcodes.DAEMON_ERROR)
+
+
+def register(cli: click.Group) -> None:
+    @cli.command("run")
+    @click.argument("description")
+    @click.option("--project", metavar="P", help="Project id or name (a new project by default).")
+    @click.option("--stack", metavar="S", help="e.g. rust, node, python, go (the Boss picks one otherwise).")
+    @click.option("--provider", metavar="P", help="A configured provider, offline or replay.")
+    @click.option("--model", metavar="M", help="Model name for the provider.")
+    @click.option("--issue", "issue_url", metavar="URL", help="A GitHub issue to work on.")
+    @click.option("--meta", "meta", multiple=True, metavar="KEY=VALUE",
+                  help="Task flags, e.g. approve_plan=true max_llm_calls=40 skill_categories='[\"Backend\"]'.")
+    @click.option("--wait/--no-wait", default=True, help="Follow the task until it stops (default) or print its id.")
+    @click.pass_obj
+    def run_(opts: Options, description, project, stack, provider, model, issue_url, meta, wait) -> None:
+        """Start a task from DESCRIPTION and follow it.
+
+        \b
+        Exit code 0 only when the task is done; 1 when it failed or was
+        cancelled; 4 when it waits for you (plan approval or an answer).
+        \b
+        Examples:
+          octractl run "a command-line tool in Rust that greets the user"
+          octractl run "REST API for notes" --stack python --meta approve_plan=true
+          octractl --json run "todo app" --no-wait
+        """
+        params: dict[str, Any] = {"description": description, "meta": parse_meta(meta)}
+        for key, value in (("project", project), ("stack", stack), ("provider", provider), ("model", model),
+                           ("issue_url", issue_url)):
+            if value:
+                params[key] = value
+
+        async def body(client):
+            created = await client.call("task.create", params)
+            if not wait:
+                return created, None
+            return created, await follow(client, created["task_id"], opts.json)
+
+        created, task = run(opts, body)
+        if task is None:
+            if opts.json:
+                click.echo(json.dumps(created))
+            else:
+                click.echo(created["task_id"])
+            return
+        finish(opts, task)
+
+    @cli.command("tasks")
+    @click.option("--status", metavar="S", help="Only tasks in this status.")
+    @click.option("--project", metavar="P", help="Only this project's tasks.")
+    @click.option("--limit", type=int, default=30, show_default=True)
+    @click.pass_obj
+    def tasks(opts: Options, status, project, limit) -> None:
+        """List tasks, newest first."""
+        from ..render import print_json
+
+        params: dict[str, Any] = {"limit": limit}
+        if status:
+            params["status"] = status
+        if project:
+            params["project"] = project
+        result = run(opts, lambda c: c.call("task.list", params))
+        if opts.json:
+            print_json(result)
+            return
+        if not result["tasks"]:
+            click.echo("no tasks")
+        for t in result["tasks"]:
+            desc = t["description"].splitlines()[0][:60]
+            click.echo(f"{t['task_id']}  {t['status']:<17} {t['project'][:24]:<24} {desc}")
+
+    @cli.command("show")
+    @click.argument("task_id", metavar="TASK")
+    @click.pass_obj
+    def show(opts: Options, task_id) -> None:
+        """Show a task: status, agent tree, files, usage, results."""
+        from ..render import print_json
+        from ..taskview import summary, tree_lines
+
+        task = run(opts, lambda c: c.call("task.get", {"task_id": task_id}))
+        if opts.json:
+            print_json(task)
+            return
+        click.echo(summary(task))
+        if task["agents"]:
+            click.echo("agents:")
+            for line in tree_lines(task["agents"], 1):
+                click.echo(line)
+
+    @cli.command("watch")
+    @click.argument("task_id", metavar="TASK")
+    @click.pass_obj
+    def watch(opts: Options, task_id) -> None:
+        """Print a task's events (from its start) until it stops; NDJSON with --json."""
+        finish(opts, run(opts, lambda c: follow(c, task_id, opts.json)))
+
+    def _verb(name: str, method: str, doc: str):
+        @cli.command(name, help=doc)
+        @click.argument("task_id", metavar="TASK")
+        @click.option("--wait", is_flag=True, help="Follow the task afterwards.")
+        @click.pass_obj
+        def cmd(opts: Options, task_id, wait) -> None:
+            async def body(client):
+                await client.call(method, {"task_id": task_id})
+                return await follow(client, task_id, opts.json) if wait else None
+
+            task = run(opts, body)
+            if task is not None:
+                finish(opts, task)
+            elif not opts.json:
+                click.echo(f"{name}: {task_id}")
+
+        return cmd
+
+    _verb("cancel", "task.cancel", "Stop a task now (its AI calls and commands too).")
+    _verb("resume", "task.resume", "Continue an interrupted or failed task from its last completed step.")
+
+    @cli.command("approve")
+    @click.argument("task_id", metavar="TASK")
+    @click.option("--reject", is_flag=True, help="Reject the plan (with --feedback: the Boss plans again).")
+    @click.option("--feedback", metavar="TEXT", help="What to change in the plan.")
+    @click.option("--wait", is_flag=True, help="Follow the task afterwards.")
+    @click.pass_obj
+    def approve(opts: Options, task_id, reject, feedback, wait) -> None:
+        """Answer the plan-approval gate of a task (meta approve_plan=true)."""
+        params: dict[str, Any] = {"task_id": task_id, "approved": not reject}
+        if feedback:
+            params["feedback"] = feedback
+
+        async def body(client):
+            await client.call("task.approve", params)
+            return await follow(client, task_id, opts.json) if wait else None
+
+        task = run(opts, body)
+        if task is not None:
+            finish(opts, task)
+        elif not opts.json:
+            click.echo(f"{'rejected' if reject else 'approved'}: {task_id}")
+
+    @cli.command("reply")
+    @click.argument("task_id", metavar="TASK")
+    @click.argument("text")
+    @click.option("--wait", is_flag=True, help="Follow the task that carries the message.")
+    @click.pass_obj
+    def reply(opts: Options, task_id, text, wait) -> None:
+        """Answer a task's questions, or follow up on a finished task (a new run on its project)."""
+
+        async def body(client):
+            res = await client.call("task.message", {"task_id": task_id, "content": text})
+            return res, (await follow(client, res["task_id"], opts.json) if wait else None)
+
+        res, task = run(opts, body)
+        if task is not None:
+            finish(opts, task)
+        elif opts.json:
+            click.echo(json.dumps(res))
+        else:
+            click.echo(res["task_id"])

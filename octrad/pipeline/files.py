@@ -1,0 +1,114 @@
+"""Writing an AI's files into a project folder, and nowhere else.
+
+An AI names paths; a path is data from an untrusted source.  A path is
+accepted only when it is relative, has no ``..``, no NUL, nothing under
+``.git``, stays inside the project after every symlink on the way is resolved,
+and its content is under the size cap.  A rejected file raises
+:class:`UnsafePath` with the reason; the caller reports it and carries on.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+
+MAX_FILE_BYTES = 1024 * 1024
+MAX_PATH_CHARS = 300
+
+
+class UnsafePath(ValueError):
+    """A file the pipeline refuses to write; the message says why."""
+
+
+def check_path(root: Path, rel: str) -> Path:
+    """The absolute target for ``rel`` inside ``root``, or :class:`UnsafePath`."""
+    if not rel or not rel.strip():
+        raise UnsafePath("empty path")
+    if "\0" in rel or "\\" in rel:
+        raise UnsafePath(f"{rel!r}: NUL or backslash in path")
+    if len(rel) > MAX_PATH_CHARS:
+        raise UnsafePath(f"{rel[:40]!r}...: path longer than {MAX_PATH_CHARS} characters")
+    p = PurePosixPath(rel)
+    if p.is_absolute() or rel.startswith("~"):
+        raise UnsafePath(f"{rel!r}: absolute path")
+    parts = [x for x in p.parts if x not in ("", ".")]
+    if not parts:
+        raise UnsafePath(f"{rel!r}: not a file path")
+    if ".." in parts:
+        raise UnsafePath(f"{rel!r}: '..' leaves the project")
+    if parts[0] == ".git":
+        raise UnsafePath(f"{rel!r}: nothing may be written under .git")
+    root = root.resolve()
+    target = root.joinpath(*parts)
+    # every existing component must resolve inside the project
+    real_parent = target.parent.resolve()
+    if real_parent != root and root not in real_parent.parents:
+        raise UnsafePath(f"{rel!r}: a symlink on the way leads out of the project")
+    if target.is_symlink():
+        raise UnsafePath(f"{rel!r}: is a symlink; it is not followed")
+    if target.exists() and target.is_dir():
+        raise UnsafePath(f"{rel!r}: is a directory")
+    return target
+
+
+def write_file(root: Path, rel: str, content: str) -> tuple[str, bool]:
+    """Write one file safely; return (normalised relative path, changed?)."""
+    data = content.encode("utf-8")
+    if len(data) > MAX_FILE_BYTES:
+        raise UnsafePath(f"{rel!r}: {len(data)} bytes is over the {MAX_FILE_BYTES}-byte cap")
+    target = check_path(root, rel)
+    norm = target.relative_to(root.resolve()).as_posix()
+    try:
+        if target.read_bytes() == data:
+            return norm, False
+    except FileNotFoundError:
+        pass
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # re-check after mkdir: a component created meanwhile must not lead out either
+    check_path(root, rel)
+    tmp = target.with_name(f".{target.name}.octra-tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, target)
+    if data.startswith(b"#!"):
+        target.chmod(0o755)
+    return norm, True
+
+
+def list_files(root: Path, limit: int = 5000) -> list[str]:
+    """Project files (relative, sorted), without .git."""
+    out: list[str] = []
+    if not root.is_dir():
+        return out
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d != ".git")
+        rel = Path(dirpath).relative_to(root)
+        for f in sorted(filenames):
+            out.append((rel / f).as_posix())
+            if len(out) >= limit:
+                return out
+    return out
+
+
+def read_files(root: Path, paths: list[str], max_bytes: int = 60_000) -> list[tuple[str, str]]:
+    """Text of some project files for a prompt, within a byte budget."""
+    out: list[tuple[str, str]] = []
+    used = 0
+    for rel in paths:
+        try:
+            target = check_path(root, rel)
+            text = target.read_text(encoding="utf-8")
+        except (UnsafePath, OSError, UnicodeDecodeError):
+            continue
+        if used + len(text) > max_bytes:
+            text = text[: max(0, max_bytes - used)] + "\n... (cut)"
+        out.append((rel, text))
+        used += len(text)
+        if used >= max_bytes:
+            break
+    return out

@@ -1,0 +1,239 @@
+"""``daemon.tasks``: starting, stopping and steering task runs.
+
+A task runs in the daemon's task group inside its own cancel scope.  When a
+run stops to wait for the user (plan approval, clarification), the coroutine
+ends and the wait is a status; the user's answer is journaled and the run
+starts again, replaying the journal up to where it stopped.  Resume after a
+crash is the same move.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import anyio
+import msgspec
+
+from octra_protocol.errors import RpcError
+from octra_protocol.methods.tasks import FINAL_STATES, WAITING_STATES
+
+from . import gitrepo
+from .files import list_files
+from .run import TaskRun, Waiting
+from .store import TaskStore
+
+log = logging.getLogger(__name__)
+
+#: states in which a run is (or should be) in progress
+ACTIVE_STATES = ("queued", "planning", "building", "validating", "snapshotting", "publishing")
+
+
+class TaskService:
+    def __init__(self, daemon: Any):
+        self.d = daemon
+        self.store = TaskStore(daemon.db, daemon.bus)
+        self.running: dict[str, anyio.CancelScope] = {}
+        self._stop_as: dict[str, str] = {}
+        self._idle = anyio.Event()
+        self._idle.set()
+
+    async def start(self) -> None:
+        """Tasks that were running when the daemon stopped are interrupted (resumable)."""
+        for tid in await self.store.ids_in(ACTIVE_STATES):
+            await self.store.set_status(
+                tid, "interrupted", {"kind": "interrupted", "message": "the daemon stopped during this task; resume it with task.resume"}
+            )
+            await self.store.settle_agents(tid, "interrupted")
+
+    async def stop(self, timeout: float = 20.0) -> None:
+        """Checkpoint: every running task stops now and is left ``interrupted``."""
+        for tid, scope in list(self.running.items()):
+            self._stop_as[tid] = "interrupted"
+            scope.cancel()
+        with anyio.move_on_after(timeout):
+            await self._idle.wait()
+
+    # -- running ------------------------------------------------------------
+    def launch(self, task_id: str) -> None:
+        if task_id in self.running:
+            raise RpcError.of("conflict", f"task {task_id} is already running")
+        scope = anyio.CancelScope()
+        self.running[task_id] = scope
+        self._idle = anyio.Event()
+        self.d.tg.start_soon(self._run, task_id, scope)
+
+    async def _run(self, task_id: str, scope: anyio.CancelScope) -> None:
+        final: str | None = None
+        error: dict | None = None
+        try:
+            with scope:
+                await TaskRun(self.d, task_id).execute()
+                final = "done"
+        except Waiting as w:
+            await self.store.set_status(task_id, w.status)
+        except RpcError as exc:
+            final, error = "failed", {"kind": exc.kind, "message": exc.message}
+        except Exception as exc:  # a bug: the task fails, the daemon does not
+            log.exception("task %s failed", task_id)
+            final, error = "failed", {"kind": "internal_error", "message": f"{type(exc).__name__}: {exc}"}
+        finally:
+            self.running.pop(task_id, None)
+            if not self.running:
+                self._idle.set()
+        with anyio.CancelScope(shield=True):
+            if scope.cancel_called and final is None:
+                final = self._stop_as.pop(task_id, "cancelled")
+                error = {"kind": final, "message": "cancelled by the user" if final == "cancelled"
+                         else "the daemon stopped during this task; resume it with task.resume"}
+            if final is None:
+                return
+            if final != "done":
+                await self._keep_work(task_id, final)
+            await self.store.settle_agents(task_id, "done" if final == "done" else final)
+            if final == "done":
+                await self.store.set_status(task_id, "done")
+            else:
+                await self.store.set_status(task_id, final, error)
+            if final != "interrupted":
+                usage = await self.store.usage(task_id)
+                await self.d.bus.publish("task.finished", {"status": final, "error": error, "usage": usage}, task_id=task_id)
+
+    async def _keep_work(self, task_id: str, final: str) -> None:
+        """Whatever the run wrote so far is committed, so nothing is lost."""
+        try:
+            row = await self.store.row(task_id)
+            folder = Path(row["project_path"])
+            if folder.is_dir() and list_files(folder, 1):
+                await gitrepo.commit(folder, None, f"octra: work so far (task {final})", "octra")
+        except Exception:
+            log.exception("could not commit the work of task %s", task_id)
+
+    # -- the protocol's verbs -------------------------------------------------
+    async def create(self, p: Any) -> dict:
+        description = p.description.strip()
+        if not description:
+            raise RpcError.of("invalid_params", "description is empty")
+        provider = p.provider or self._default_provider()
+        self._check_provider(provider)
+        if provider == "replay" and not p.meta.get("replay_from"):
+            raise RpcError.of("invalid_params", "the replay provider needs meta.replay_from: the task whose calls it replays")
+        project = await self.d.projects.get_or_create(p.project, hint=description, stack=p.stack)
+        busy = await self.d.db.fetchone(
+            f"SELECT id, status FROM tasks WHERE project_id = ? AND status IN ({','.join('?' * (len(ACTIVE_STATES) + len(WAITING_STATES)))})",
+            (project.id, *ACTIVE_STATES, *WAITING_STATES),
+        )
+        if busy is not None:
+            raise RpcError.of("conflict", f"project {project.name} already has task {busy['id']} ({busy['status']}); "
+                                          "wait for it, answer it or cancel it", task_id=busy["id"])
+        tid = await self.store.create(
+            project_id=project.id, description=description, provider=provider, model=p.model,
+            stack=p.stack, issue_url=p.issue_url, meta=dict(p.meta),
+        )
+        self.launch(tid)
+        return {"task_id": tid, "project_id": project.id}
+
+    def _default_provider(self) -> str:
+        llm = getattr(self.d, "llm", None)
+        return llm.default_provider() if llm is not None else "offline"
+
+    def _check_provider(self, name: str) -> None:
+        if name in ("offline", "replay"):
+            return
+        llm = getattr(self.d, "llm", None)
+        if llm is None:
+            raise RpcError.of("unavailable", f"no AI providers in this daemon; provider {name!r} cannot be used")
+        llm.registry.resolve(name)  # raises a clear error for an unknown provider
+
+    async def cancel(self, task_id: str) -> None:
+        row = await self.store.row(task_id)
+        scope = self.running.get(task_id)
+        if scope is not None:
+            self._stop_as[task_id] = "cancelled"
+            scope.cancel()
+            return
+        if row["status"] in FINAL_STATES:
+            raise RpcError.of("conflict", f"task {task_id} is already {row['status']}")
+        await self.store.settle_agents(task_id, "cancelled")
+        await self.store.set_status(task_id, "cancelled", {"kind": "cancelled", "message": "cancelled by the user"})
+        await self.d.bus.publish("task.finished", {"status": "cancelled"}, task_id=task_id)
+
+    async def resume(self, task_id: str) -> None:
+        row = await self.store.row(task_id)
+        if task_id in self.running:
+            raise RpcError.of("conflict", f"task {task_id} is running")
+        if row["status"] not in ("interrupted", "failed", "cancelled"):
+            raise RpcError.of("conflict", f"task {task_id} is {row['status']}; only interrupted, failed or cancelled tasks resume")
+        await self.d.db.execute("UPDATE tasks SET error = NULL WHERE id = ?", (task_id,))
+        self.launch(task_id)
+
+    async def _plan_revision(self, task_id: str) -> int:
+        return len(await self.store.steps_like(task_id, "plan")) - 1
+
+    async def approve(self, task_id: str, approved: bool, feedback: str | None) -> None:
+        row = await self.store.row(task_id)
+        if row["status"] != "awaiting_approval":
+            raise RpcError.of("conflict", f"task {task_id} is {row['status']}, not awaiting_approval")
+        rev = await self._plan_revision(task_id)
+        await self.store.record(task_id, f"approval.{rev}", {"approved": approved, "feedback": feedback or ""})
+        await self.d.bus.publish("review.verdict", {"by": "user", "approved": approved, "feedback": feedback or ""},
+                                 task_id=task_id)
+        if not approved and not feedback:
+            await self.store.settle_agents(task_id, "cancelled")
+            await self.store.set_status(task_id, "cancelled", {"kind": "cancelled", "message": "the plan was rejected"})
+            await self.d.bus.publish("task.finished", {"status": "cancelled"}, task_id=task_id)
+            return
+        self.launch(task_id)
+
+    async def message(self, task_id: str, content: str) -> str:
+        row = await self.store.row(task_id)
+        if not content.strip():
+            raise RpcError.of("invalid_params", "the message is empty")
+        if row["status"] == "awaiting_input":
+            rev = await self._plan_revision(task_id)
+            await self.store.record(task_id, f"answer.{rev}", {"content": content})
+            self.launch(task_id)
+            return task_id
+        if row["status"] not in FINAL_STATES:
+            raise RpcError.of("conflict", f"task {task_id} is {row['status']}; follow up once it has finished")
+        meta = msgspec.json.decode(row["meta"] or "{}")
+        meta = {k: v for k, v in meta.items() if k not in ("replay_from",)}
+        meta["follow_up_of"] = task_id
+        description = f"{content.strip()}\n\n(A follow-up to the earlier task on this project: {row['description']})"
+        tid = await self.store.create(
+            project_id=row["project_id"], description=description,
+            provider=row["provider"] if row["provider"] != "replay" else self._default_provider(),
+            model=row["model"], stack=row["stack"], issue_url=row["issue_url"], meta=meta,
+        )
+        self.launch(tid)
+        return tid
+
+    async def get(self, task_id: str) -> dict:
+        last_seq = await self.d.db.scalar("SELECT COALESCE(MAX(seq), 0) FROM events WHERE task_id = ?", (task_id,))
+        row = await self.store.row(task_id)
+        folder = Path(row["project_path"])
+        if folder.is_dir():
+            files = await gitrepo.tracked_files(folder) or list_files(folder)
+        elif row["store_path"] and os.path.isdir(row["store_path"]):
+            files = list_files(Path(row["store_path"]))
+        else:
+            files = []
+        dec = msgspec.json.decode
+        return {
+            "task_id": row["id"], "project_id": row["project_id"], "project": row["project_name"],
+            "description": row["description"], "status": row["status"], "provider": row["provider"],
+            "model": row["model"], "stack": row["stack"],
+            "plan": dec(row["plan"]) if row["plan"] else None,
+            "questions": dec(row["questions"] or "[]"),
+            "agents": await self.store.tree(task_id),
+            "files": files,
+            "usage": await self.store.usage(task_id),
+            "store_path": row["store_path"], "repo_url": row["repo_url"], "pull_request_url": row["pull_request_url"],
+            "error": dec(row["error"]) if row["error"] else None,
+            "notes": dec(row["notes"] or "[]"),
+            "meta": dec(row["meta"] or "{}"),
+            "last_seq": last_seq,
+            "created_at": row["created_at"], "updated_at": row["updated_at"],
+        }
