@@ -11,7 +11,6 @@ is a clear error, never a guess.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
 
 import anyio
 import msgspec

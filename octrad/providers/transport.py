@@ -240,7 +240,7 @@ async def exchange(
         wait = policy.delay(retry, failure.retry_after)
         if on_retry is not None:
             await on_retry(failure, wait)
-        log.info("%s %s: %s; retrying in %.2fs", cfg.name, cfg.model, failure.message, wait)
+        log.info("%s (model %s): %s; retrying in %.2fs", cfg.name, req.model, failure.message, wait)
         await anyio.sleep(wait)
         retry += 1
 
