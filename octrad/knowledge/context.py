@@ -39,11 +39,22 @@ content contains ``match`` (case-insensitive).  An AI answer asks for it with
 ``context: {content: "forget", match: "..."}``; content that merely contains
 the word "forget" is saved like any other entry.
 
+GetForPrompt block: sections "Rules", "Project", "Your team", "For you", one
+line per entry (``- [type] content``, ``!`` marks important), chronological
+within a section, at most ``budget_chars`` (default 6000).  When not all fits,
+entries go in by rank (every global rule, then important ones, then the
+newest) and a last line says how many were left out.  "" when nothing is
+visible.
+
+Answers: embed :class:`AnswerContext` as the ``context`` field of AI answer
+types; ``save_from_answer`` returns a :class:`SaveOutcome`.  Input that cannot
+be stored raises :class:`ContextError` (a ValueError) saying what and where.
+
 Cache: per project, in-process, 5-minute TTL, cache-aside.  A miss loads the
-project's whole live set from SQLite; every write through this service drops
-the project's cache.  A load that raced with a write is not kept (a
-generation counter), so a partially filled or stale set is never served.
-Rendered prompt blocks are memoised inside the cached set.
+project's whole live set from SQLite (concurrent misses share one load);
+every write through this service drops the project's cache.  A load that
+raced with a write is not kept (a generation counter), so a partially filled
+or stale set is never served.  Rendered blocks are memoised in the cached set.
 
 Secrets: content is passed through :func:`octrad.redact.redact` when saved and
 the prompt block again when built.
