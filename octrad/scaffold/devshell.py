@@ -1,0 +1,94 @@
+"""Can this project's commands run inside ``nix develop``?  Found out cheaply
+and remembered per flake content, so a machine without network (or without
+the flake's inputs in its store) falls back at once instead of waiting on a
+download for every command.
+
+Steps, each stopping at the first "no" with the reason: Nix installed; a
+``flake.nix`` in the project; the flake's inputs resolvable offline (``nix flake
+metadata --offline``, bounded connect timeout and a 20 s cap); the dev shell
+enterable offline (``nix develop --offline -c true``, capped at 120 s: a shell
+whose packages are neither built nor substitutable would otherwise start
+building the toolchain from source).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+
+from .environment import child_env
+
+NIX_FLAGS = ["--extra-experimental-features", "nix-command flakes", "--option", "connect-timeout", "3"]
+METADATA_TIMEOUT_S = 20
+DEVELOP_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class DevShell:
+    usable: bool
+    #: why not (empty when usable)
+    reason: str
+    #: the flake reference to give ``nix develop``
+    ref: str = ""
+
+    def prefix(self) -> list[str]:
+        """The command line that runs what follows inside the dev shell."""
+        return ["nix", *NIX_FLAGS, "develop", "--offline", self.ref, "-c"]
+
+
+_cache: dict[tuple[str, str], DevShell] = {}
+_locks: dict[tuple[str, str], anyio.Lock] = {}
+
+
+def _key(folder: Path) -> tuple[str, str]:
+    h = hashlib.sha256()
+    for name in ("flake.nix", "flake.lock"):
+        p = folder / name
+        h.update(p.read_bytes() if p.exists() else b"-")
+    return str(folder), h.hexdigest()
+
+
+def flake_ref(folder: Path) -> str:
+    """A git work tree is referred to as such (nix copies only tracked files);
+    anything else as a plain path."""
+    return str(folder) if (folder / ".git").exists() else f"path:{folder}"
+
+
+async def probe(folder: Path) -> DevShell:
+    """Whether ``nix develop`` works offline for the flake in ``folder`` (cached)."""
+    if shutil.which("nix") is None:
+        return DevShell(False, "Nix is not installed")
+    if not (folder / "flake.nix").is_file():
+        return DevShell(False, f"no flake.nix in {folder}")
+    key = _key(folder)
+    if key in _cache:
+        return _cache[key]
+    lock = _locks.setdefault(key, anyio.Lock())
+    async with lock:
+        if key not in _cache:
+            _cache[key] = await _probe(folder)
+    return _cache[key]
+
+
+async def _run(argv: list[str], cwd: Path, timeout: float) -> tuple[int | None, str]:
+    with anyio.move_on_after(timeout):
+        proc = await anyio.run_process(argv, cwd=cwd, env=child_env(), check=False, stdin=subprocess.DEVNULL)
+        err = proc.stderr.decode(errors="replace").strip().splitlines()
+        return proc.returncode, (err[-1] if err else "")
+    return None, f"no answer within {timeout:.0f} s"
+
+
+async def _probe(folder: Path) -> DevShell:
+    ref = flake_ref(folder)
+    code, err = await _run(["nix", *NIX_FLAGS, "flake", "metadata", "--offline", "--no-write-lock-file", ref], folder, METADATA_TIMEOUT_S)
+    if code != 0:
+        return DevShell(False, f"the flake's inputs are not available offline ({err})")
+    code, err = await _run(["nix", *NIX_FLAGS, "develop", "--offline", ref, "-c", "true"], folder, DEVELOP_TIMEOUT_S)
+    if code != 0:
+        return DevShell(False, f"the dev shell cannot be entered offline ({err})")
+    return DevShell(True, "", ref)

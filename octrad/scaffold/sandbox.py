@@ -1,0 +1,126 @@
+"""Bubblewrap around a command: the whole system read-only, the project folder
+writable, a private ``/tmp`` (also the command's ``HOME``), the network off
+unless allowed, Octra's own data, config and the user's home hidden.
+
+``decide(mode)`` turns the ``sandbox`` setting (auto | bwrap | none) into
+"use bwrap or not, and why"; ``wrap(...)`` builds the bwrap command line and
+the environment changes it needs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+#: inside the sandbox: a fresh home on the private /tmp
+SANDBOX_HOME = "/tmp/home"
+
+
+class SandboxUnavailable(Exception):
+    """``sandbox = "bwrap"`` is set but bubblewrap cannot run here."""
+
+
+@lru_cache(maxsize=1)
+def probe() -> tuple[bool, str]:
+    """Whether bubblewrap is installed and can create its namespaces here."""
+    exe = shutil.which("bwrap")
+    if exe is None:
+        return False, "bubblewrap (bwrap) is not installed"
+    try:
+        proc = subprocess.run(
+            [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all", "--die-with-parent", "true"],
+            capture_output=True, timeout=10, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"bubblewrap cannot run: {exc}"
+    if proc.returncode != 0:
+        return False, f"bubblewrap cannot create a sandbox here: {proc.stderr.decode(errors='replace').strip()}"
+    return True, exe
+
+
+def decide(mode: str) -> tuple[bool, str]:
+    """(use bwrap, note) for the ``sandbox`` setting; raises for ``bwrap`` when it cannot run."""
+    if mode == "none":
+        return False, "sandbox is off (setting sandbox = none)"
+    ok, detail = probe()
+    if ok:
+        return True, ""
+    if mode == "bwrap":
+        raise SandboxUnavailable(f"setting sandbox = bwrap, but {detail}")
+    return False, f"running without a sandbox: {detail}"
+
+
+@dataclass
+class Wrapped:
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def wrap(
+    argv: list[str],
+    *,
+    project: Path,
+    cwd: Path,
+    network: bool,
+    hide: list[Path] = (),
+    env: dict[str, str],
+) -> Wrapped:
+    """``argv`` run by bubblewrap with only ``project`` writable.
+
+    ``hide`` folders (Octra's data, config and logs, the user's home) are covered
+    by empty read-only tmpfs mounts; the toolchains on ``PATH`` that live under a hidden
+    folder (``~/.cargo/bin``, ``~/.pyenv/shims``...) are mounted back read-only.
+    """
+    _, exe = probe()
+    args = [exe, "--die-with-parent", "--unshare-all"]
+    if network:
+        args.append("--share-net")
+    args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    hidden: list[Path] = []
+    for h in sorted({Path(h) for h in hide if h}, key=lambda x: len(x.parts)):
+        # a folder inside the project stays visible; one inside a hidden folder is hidden already
+        if h.is_dir() and h != Path("/") and not _inside(h, project) and not any(_inside(h, x) for x in hidden):
+            hidden.append(h)
+    for h in hidden:
+        args += ["--tmpfs", str(h)]
+    back: list[Path] = []
+    new_env = dict(env)
+    real_home = Path(env.get("HOME", "")) if env.get("HOME") else None
+    for entry in env.get("PATH", "").split(":"):
+        p = Path(entry)
+        for h in hidden:
+            if entry and _inside(p, h) and p != h and p.exists():
+                top = h / p.relative_to(h).parts[0]
+                if top not in back:
+                    back.append(top)
+    if real_home is not None:
+        # toolchain managers that find their toolchains through HOME, which changes
+        for var, sub in (("RUSTUP_HOME", ".rustup"), ("PYENV_ROOT", ".pyenv"), ("NVM_DIR", ".nvm")):
+            where = real_home / sub
+            if var not in env and where.is_dir():
+                new_env[var] = str(where)
+            where = Path(new_env.get(var, where))
+            if where.is_dir() and any(_inside(where, h) for h in hidden) and where not in back:
+                back.append(where)
+    for b in back:
+        args += ["--ro-bind", str(b), str(b)]
+    args += ["--bind", str(project), str(project)]
+    for h in hidden:  # empty and read-only (once the mount points above exist in them)
+        args += ["--remount-ro", str(h)]
+    args += ["--dir", SANDBOX_HOME, "--chdir", str(cwd), "--"]
+    new_env["HOME"] = SANDBOX_HOME
+    new_env.setdefault("CARGO_HOME", f"{SANDBOX_HOME}/.cargo")
+    new_env["TMPDIR"] = "/tmp"
+    return Wrapped([*args, *argv], new_env)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+        return True
+    except ValueError:
+        return False
