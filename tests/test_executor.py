@@ -278,3 +278,105 @@ async def test_real_scaffolding_with_cargo_and_npm(projects, mode):
     assert res.ok, res.output_tail
     assert res.new_files == ["package.json"]
     assert '"name": "web"' in (web / "package.json").read_text()
+
+
+# -- the auto-fix loop ---------------------------------------------------------
+
+from octrad.scaffold.autofix import run_with_autofix  # noqa: E402
+
+BROKEN_C = '#include <stdio.h>\nint main(void) { printf("hello\\n") return 0; }\n'
+FIXED_C = '#include <stdio.h>\nint main(void) { printf("hello\\n"); return 0; }\n'
+
+
+def git_out(folder, *args):
+    return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture
+def c_project(projects):
+    demo = projects / "demo"
+    subprocess.run(["git", "init", "-q", str(demo)], check=True)
+    (demo / ".gitignore").write_text("app\n")
+    (demo / "main.c").write_text(BROKEN_C)
+    subprocess.run(["git", "-C", str(demo), "add", "-A"], check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(demo), "commit", "-qm", "broken start"], check=True
+    )
+    return demo
+
+
+needs_cc = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+
+
+@needs_cc
+async def test_autofix_fixes_commits_and_confirms(projects, c_project):
+    events, requests = [], []
+
+    async def publish(kind, data):
+        events.append((kind, data))
+
+    async def fixer(req):
+        requests.append(req)
+        return {"main.c": FIXED_C}
+
+    ex = executor(projects, "auto", events=events)
+    out = await run_with_autofix(ex, "cc -o app main.c && ./app", c_project, fixer, max_attempts=3, publish=publish)
+    assert out.ok and out.status == "fixed" and out.attempts == 1
+    assert [r.ok for r in out.results] == [False, True]
+    assert out.results[-1].output_tail == "hello\n"
+    (req,) = requests
+    assert req.command == "cc -o app main.c && ./app" and req.exit_code != 0
+    assert "error" in req.output_tail and req.files == {".gitignore": "app\n", "main.c": BROKEN_C}
+    assert (c_project / "main.c").read_text() == FIXED_C
+    assert git_out(c_project, "show", "HEAD:main.c") == FIXED_C
+    assert git_out(c_project, "status", "--porcelain") == ""
+    assert out.commits == [git_out(c_project, "rev-parse", "HEAD").strip()]
+    assert "attempt 1" in git_out(c_project, "log", "-1", "--format=%s")
+    kinds = [k for k, _ in events]
+    assert kinds.count("command.finished") == 2 and ("file.written", {"path": "main.c", "reason": "autofix", "attempt": 1}) in events
+    final = events[-1]
+    assert final[0] == "agent.log" and final[1]["autofix"]["status"] == "fixed" and final[1]["autofix"]["ok"]
+
+
+@needs_cc
+async def test_autofix_gives_up_after_bounded_attempts(projects, c_project):
+    events, attempts = [], []
+
+    async def publish(kind, data):
+        events.append((kind, data))
+
+    async def fixer(req):
+        attempts.append(req.attempt)
+        return [{"path": "main.c", "content": BROKEN_C.replace("hello", f"hello {req.attempt}")}]
+
+    out = await run_with_autofix(executor(projects), "cc -o app main.c", c_project, fixer, max_attempts=2, publish=publish)
+    assert not out.ok and out.status == "failed" and out.attempts == 2 and attempts == [1, 2]
+    assert len(out.commits) == 2 and len(out.results) == 3
+    assert "still failing after 2" in out.reason
+    final = events[-1][1]
+    assert events[-1][0] == "agent.log" and final["level"] == "error" and final["autofix"]["status"] == "failed"
+
+
+@needs_cc
+async def test_autofix_refuses_unsafe_paths_and_tells_the_fixer(projects, c_project, tmp_path):
+    seen = []
+
+    async def fixer(req):
+        seen.append(req.problem)
+        if req.attempt == 1:
+            return {"../escape.c": "int x;", "main.c": FIXED_C}
+        if req.attempt == 2:
+            return {".git/hooks/pre-commit": "#!/bin/sh\n"}
+        return {"main.c": FIXED_C}
+
+    out = await run_with_autofix(executor(projects), "cc -o app main.c", c_project, fixer, max_attempts=3)
+    assert out.ok and out.status == "fixed" and out.attempts == 3
+    assert seen[0] == "" and "climbs out with '..'" in seen[1] and "inside .git" in seen[2]
+    assert not (projects / "escape.c").exists() and not (c_project / ".git" / "hooks" / "pre-commit").exists()
+
+    async def nothing(req):
+        return {}
+
+    (c_project / "main.c").write_text(BROKEN_C)
+    out = await run_with_autofix(executor(projects), "cc -o app main.c", c_project, nothing)
+    assert not out.ok and out.reason == "the fixer returned no files" and out.attempts == 1
