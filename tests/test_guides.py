@@ -75,10 +75,23 @@ def test_lookup_by_tool_and_stack(registry):
         registry.get("ant")
     assert "ant" in str(exc.value) and "cargo" in str(exc.value)
     assert [g.tool for g in registry.for_stack("rust")] == ["cargo"]
-    assert {g.tool for g in registry.for_stack("php")} == {"composer", "artisan"}
-    assert {g.tool for g in registry.for_stack("java")} == {"maven", "gradle"}
-    assert {g.tool for g in registry.for_stack("ruby")} == {"bundler", "gem"}
+    # where several guides share a stack, its default comes first
+    assert [g.tool for g in registry.for_stack("php")] == ["composer", "artisan"]
+    assert [g.tool for g in registry.for_stack("Java")] == ["maven", "gradle"]
+    assert [g.tool for g in registry.for_stack("ruby")] == ["bundler", "gem"]
+    assert [g.tool for g in registry.for_stack("typescript")] == ["npm"]
     assert registry.for_stack("cobol") == []
+    # and it wins a tie in match()
+    assert [m.guide.tool for m in registry.match("a small java program")] == ["maven", "gradle"]
+
+
+def test_detected_in(registry, tmp_path):
+    dotnet = registry.get("dotnet")  # detect: {name}.csproj, Program.cs
+    assert not dotnet.detected_in(tmp_path, "demo")
+    (tmp_path / "demo.csproj").write_text("<Project/>")
+    assert not dotnet.detected_in(tmp_path, "demo"), "every detect entry must be there"
+    (tmp_path / "Program.cs").write_text("")
+    assert dotnet.detected_in(tmp_path, "demo") and not dotnet.detected_in(tmp_path, "other")
 
 
 @pytest.mark.parametrize(
@@ -136,6 +149,7 @@ def test_render_and_prompt_format(registry):
     [
         ("name = 'x'\nthis is not toml", "invalid TOML"),
         ("name = 'x'", "missing required field"),
+        ("name = 3", "Expected `str`, got `int` - at `$.name`"),
     ],
 )
 def test_malformed_guide_names_the_file(text, problem):

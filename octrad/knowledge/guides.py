@@ -13,6 +13,7 @@ One TOML file per tool, ``guides/<ecosystem>/<tool>.toml`` (package
     scaffold = "command"             # or "structure" (see below)
     detect = ["Cargo.toml"]          # files (globs allowed) that identify such a project
     notes = ["..."]                  # optional extra guidance lines
+    default_for = ["rust"]           # optional: stacks for which this is the first choice
 
     [[commands]]                     # purposes: init, add_dependency, build, test, run, lint, format
     purpose = "init"
@@ -46,6 +47,7 @@ import re
 import tomllib
 from importlib import resources
 from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import Iterable, Literal, NamedTuple
 
 import msgspec
@@ -97,11 +99,19 @@ class Guide(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=Tru
     structure: list[File]
     detect: list[str]
     notes: list[str] = []
+    #: stacks for which this guide is the first choice when several share them
+    #: (maven for java, composer for php, bundler for ruby)
+    default_for: list[str] = []
     #: the file stem; set by the loader, not written in the file
     tool: str = ""
 
     def commands_for(self, purpose: str) -> list[Command]:
         return [c for c in self.commands if c.purpose == purpose]
+
+    def detected_in(self, folder: str | Path, name: str) -> bool:
+        """Whether ``folder`` already holds such a project (every detect entry, placeholders filled, globs allowed)."""
+        root = Path(folder)
+        return all(any(root.glob(render(d, name))) for d in self.detect)
 
     def to_dict(self) -> dict:
         return msgspec.to_builtins(self)
@@ -147,6 +157,9 @@ def parse_guide(text: str, origin: str, tool: str, ecosystem_dir: str) -> Guide:
     for fld in ("keywords", "stacks", "tools", "nix_packages", "structure", "detect"):
         if not getattr(guide, fld):
             problems.append(f"{fld} is empty")
+    for s in guide.default_for:
+        if s.lower() not in [x.lower() for x in guide.stacks]:
+            problems.append(f"default_for names {s!r}, which is not in stacks")
     have = {c.purpose for c in guide.commands}
     missing = [p for p in REQUIRED_PURPOSES if p not in have]
     if missing:
@@ -164,6 +177,7 @@ def parse_guide(text: str, origin: str, tool: str, ecosystem_dir: str) -> Guide:
         tool=tool,
         keywords=[k.lower() for k in guide.keywords],
         stacks=[s.lower() for s in guide.stacks],
+        default_for=[s.lower() for s in guide.default_for],
     )
 
 
@@ -214,14 +228,16 @@ class GuideRegistry:
     def for_stack(self, stack: str) -> list[Guide]:
         """The guides for a stack name ("rust", "python", "php"...) or ecosystem."""
         s = stack.strip().lower()
-        return [g for g in self.all() if s in g.stacks or s == g.ecosystem]
+        found = [g for g in self.all() if s in g.stacks or s == g.ecosystem]
+        return sorted(found, key=lambda g: s not in g.default_for)
 
     def match(self, description: str, k: int = 3) -> list[GuideMatch]:
         """The guides whose keywords the description names, best first.
 
         Each keyword found scores its length in words times 2 (a specific
         phrase such as "spring boot" beats a generic word); the tool's own
-        name found adds 3.  Ties keep the registry order (ecosystem, tool).
+        name found adds 3.  On a tie a guide that is some stack's default
+        (``default_for``) comes first, then the registry order (ecosystem, tool).
         """
         text = normalize(description)
         found = []
@@ -231,7 +247,7 @@ class GuideRegistry:
                 score += 3
             if score:
                 found.append(GuideMatch(g, score))
-        found.sort(key=lambda m: -m.score)
+        found.sort(key=lambda m: (-m.score, not m.guide.default_for))
         return found[:k]
 
 

@@ -54,6 +54,8 @@ class Guide(Result, kw_only=True):
     #: files (globs allowed) whose presence identifies such a project
     detect: list[str]
     notes: list[str] = []
+    #: stacks for which this guide is the first choice
+    default_for: list[str] = []
 
 
 class GuidesListParams(Params, kw_only=True):
