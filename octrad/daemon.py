@@ -83,6 +83,8 @@ class Daemon:
                 for area in self.areas:
                     if hasattr(area, "setup"):
                         await area.setup(self)
+                if owned:
+                    sock.listen(128)  # ready: from now on connections are accepted
                 async with anyio.create_task_group() as front:
                     front.start_soon(server.serve)
                     front.start_soon(self._watch_signals)

@@ -80,7 +80,10 @@ def prepare_socket_dir(path: str) -> None:
 
 
 def bind_socket(path: str) -> socket.socket:
-    """Bind a listening socket at ``path`` (0600), replacing a stale socket file."""
+    """Bind a socket at ``path`` (0600), replacing a stale socket file.
+
+    It does not listen yet: until the daemon is ready, a client's connect is
+    refused, so "answers on the socket" means "ready to serve"."""
     if len(path.encode()) > 107:
         raise StartupError(f"socket path is too long for a Unix socket ({len(path)} bytes): {path}")
     prepare_socket_dir(path)
@@ -106,7 +109,6 @@ def bind_socket(path: str) -> socket.socket:
     finally:
         os.umask(old)
     os.chmod(path, 0o600)
-    sock.listen(128)
     return sock
 
 

@@ -176,6 +176,11 @@ def daemon(octra_env):
     try:
         yield d
     finally:
+        if d.proc is not None and d.proc.poll() is not None and d.proc.returncode not in (0, -9):
+            # it died on its own: show why (pytest prints this for a failing test)
+            print(f"octrad exited with {d.proc.returncode}\n--- stderr ---\n{d.stderr()[-4000:]}")
+            if octra_env.log_file.exists():
+                print("--- log ---\n" + octra_env.log_file.read_text(errors="replace")[-4000:])
         try:
             d.stop()
         except RuntimeError:

@@ -236,7 +236,6 @@ class TaskRun:
         await self.status("snapshotting")
         await self.snapshot()
         await self.publish()
-        await self.status("done")
 
     async def snapshot(self) -> None:
         snaps = getattr(self.d, "snapshots", None)
@@ -374,8 +373,8 @@ class TaskRun:
             await self.store.agent_status(self.task_id, w.agent_id, "done")
         await self.store.agent_status(self.task_id, team.agent_id, "done", approved=team.approved)
         ctx = getattr(self.d, "context", None)
-        if ctx is not None and hasattr(ctx, "retire_team"):
-            await ctx.retire_team(self.project_id, team.agent_id)
+        if ctx is not None:
+            await ctx.end_team(self.project_id, team.agent_id)
 
     async def worker_turn(self, team: Team, w: Worker, step: str, round_no: int, feedback: str = "") -> bool:
         """One answer of one worker; True when it changed a file."""

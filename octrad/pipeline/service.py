@@ -31,6 +31,25 @@ log = logging.getLogger(__name__)
 ACTIVE_STATES = ("queued", "planning", "building", "validating", "snapshotting", "publishing")
 
 
+def _cause(exc: BaseException) -> BaseException:
+    """The first leaf of an exception group (Waiting and RpcError before the rest)."""
+    leaves: list[BaseException] = []
+
+    def walk(e: BaseException) -> None:
+        if isinstance(e, BaseExceptionGroup):
+            for sub in e.exceptions:
+                walk(sub)
+        else:
+            leaves.append(e)
+
+    walk(exc)
+    for kind in (RpcError, Waiting):
+        for leaf in leaves:
+            if isinstance(leaf, kind):
+                return leaf
+    return leaves[0] if leaves else exc
+
+
 class TaskService:
     def __init__(self, daemon: Any):
         self.d = daemon
@@ -57,6 +76,13 @@ class TaskService:
             await self._idle.wait()
 
     # -- running ------------------------------------------------------------
+    async def relaunch(self, task_id: str) -> None:
+        """Run a stopped task again from its journal (queued at once, so callers see it move)."""
+        if task_id in self.running:
+            raise RpcError.of("conflict", f"task {task_id} is already running")
+        await self.store.set_status(task_id, "queued")
+        self.launch(task_id)
+
     def launch(self, task_id: str) -> None:
         if task_id in self.running:
             raise RpcError.of("conflict", f"task {task_id} is already running")
@@ -72,13 +98,16 @@ class TaskService:
             with scope:
                 await TaskRun(self.d, task_id).execute()
                 final = "done"
-        except Waiting as w:
-            await self.store.set_status(task_id, w.status)
-        except RpcError as exc:
-            final, error = "failed", {"kind": exc.kind, "message": exc.message}
-        except Exception as exc:  # a bug: the task fails, the daemon does not
-            log.exception("task %s failed", task_id)
-            final, error = "failed", {"kind": "internal_error", "message": f"{type(exc).__name__}: {exc}"}
+        except Exception as exc:
+            # parallel teams and workers raise in groups: the first real cause speaks
+            cause = _cause(exc)
+            if isinstance(cause, Waiting):
+                await self.store.set_status(task_id, cause.status)
+            elif isinstance(cause, RpcError):
+                final, error = "failed", {"kind": cause.kind, "message": cause.message}
+            else:  # a bug: the task fails, the daemon does not
+                log.exception("task %s failed", task_id)
+                final, error = "failed", {"kind": "internal_error", "message": f"{type(cause).__name__}: {cause}"}
         finally:
             self.running.pop(task_id, None)
             if not self.running:
@@ -167,7 +196,7 @@ class TaskService:
         if row["status"] not in ("interrupted", "failed", "cancelled"):
             raise RpcError.of("conflict", f"task {task_id} is {row['status']}; only interrupted, failed or cancelled tasks resume")
         await self.d.db.execute("UPDATE tasks SET error = NULL WHERE id = ?", (task_id,))
-        self.launch(task_id)
+        await self.relaunch(task_id)
 
     async def _plan_revision(self, task_id: str) -> int:
         return len(await self.store.steps_like(task_id, "plan")) - 1
@@ -185,7 +214,7 @@ class TaskService:
             await self.store.set_status(task_id, "cancelled", {"kind": "cancelled", "message": "the plan was rejected"})
             await self.d.bus.publish("task.finished", {"status": "cancelled"}, task_id=task_id)
             return
-        self.launch(task_id)
+        await self.relaunch(task_id)
 
     async def message(self, task_id: str, content: str) -> str:
         row = await self.store.row(task_id)
@@ -194,7 +223,7 @@ class TaskService:
         if row["status"] == "awaiting_input":
             rev = await self._plan_revision(task_id)
             await self.store.record(task_id, f"answer.{rev}", {"content": content})
-            self.launch(task_id)
+            await self.relaunch(task_id)
             return task_id
         if row["status"] not in FINAL_STATES:
             raise RpcError.of("conflict", f"task {task_id} is {row['status']}; follow up once it has finished")

@@ -1,0 +1,377 @@
+"""The pipeline end to end: a real daemon, a fake provider speaking the OpenAI
+wire format, whole scripted runs with faults on the way."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+from octra_protocol.errors import RpcError
+from tests.fakes.ai_script import Script, files, plan, staff
+from tests.fakes.providers import FakeProvider, Reply
+
+KEY = "sk-pipeline-test-key-0123456789"
+FINAL = ("done", "failed", "cancelled", "interrupted", "awaiting_approval", "awaiting_input")
+
+
+@pytest.fixture
+def fake():
+    with FakeProvider() as f:
+        yield f
+
+
+async def use_fake(c, fake, name="fake"):
+    await c.call("providers.set", {"name": name, "kind": "openai", "base_url": fake.base_url("openai"),
+                                   "model": "gpt-test", "api_key": KEY})
+
+
+async def wait_status(c, task_id, states=FINAL, timeout=60):
+    with anyio.fail_after(timeout):
+        while True:
+            task = await c.call("task.get", {"task_id": task_id})
+            if task["status"] in states:
+                return task
+            await anyio.sleep(0.05)
+
+
+async def events_of(c, task_id):
+    out = []
+    async with c.subscribe(task_id=task_id, since_seq=0) as sub:
+        last = (await c.call("task.get", {"task_id": task_id}))["last_seq"]
+        async for ev in sub:
+            out.append(ev)
+            if ev.seq >= last:
+                break
+    return out
+
+
+def git_log(folder: Path) -> list[tuple[str, str]]:
+    out = subprocess.run(["git", "-C", str(folder), "log", "--format=%an|%s"], capture_output=True, text=True, check=True)
+    return [tuple(line.split("|", 1)) for line in out.stdout.splitlines()]
+
+
+# -- a whole plausible run ---------------------------------------------------
+
+MAIN_BROKEN = "import sys\nfrom greet.text import greeting\nprint(greeting(sys.argv[1]))\n"
+MAIN_FIXED = "import sys\nfrom greet.text import hello\nprint(hello(sys.argv[1]))\n"
+TEXT_V1 = "def hello(name):\n    return f'Hello, {name}!'\n"
+TEXT_V2 = '"""Greeting texts."""\n\n\ndef hello(name):\n    """The greeting for name."""\n    return f\'Hello, {name}!\'\n'
+
+
+def whole_run_script() -> Script:
+    def work(ask, n):
+        if ask.worker == "models":
+            if ask.has("Feedback to address"):
+                return files(("greet/text.py", TEXT_V2))
+            if ask.refine:
+                return files()
+            return files(("greet/__init__.py", ""), ("greet/text.py", TEXT_V1), commands=["python3 -m py_compile greet/text.py"])
+        if ask.worker == "cli":
+            if ask.refine:
+                assert "greet/text.py (by models)" in ask.prompt, "round 2 must show the peers' files"
+                return files()
+            return files(("greet/__main__.py", MAIN_BROKEN), ("../escape.txt", "x"), ("/etc/passwd", "root::0:0"),
+                         (".git/config", "[core]"), commands=["python3 -m greet World"], done=False)
+        if ask.worker == "readme":
+            if ask.has("Feedback to address"):
+                return files(("README.md", "# greet\n\nUsage: `python3 -m greet NAME`\n"))
+            return files(("README.md", "# greet\n"))
+        raise AssertionError(ask)
+
+    def review(ask, n):
+        if ask.manager == "backend" and n == 1:
+            return {"approved": False, "feedback": "text.py needs docstrings", "rework": ["models"]}
+        return {"approved": True, "feedback": "good"}
+
+    def validate(ask, n):
+        if n == 1:
+            return {"approved": False, "feedback": "the README must show usage", "failing_managers": ["docs"]}
+        return {"approved": True}
+
+    return Script(
+        plan=lambda a, n: plan(("backend", "the greeting code"), ("docs", "the README")),
+        staff=lambda a, n: staff(("models", "greeting texts", ["greet/text.py"]), ("cli", "the command", ["greet/__main__.py"]))
+        if a.manager == "backend" else staff(("readme", "usage docs", ["README.md"])),
+        work=work,
+        fix=lambda a, n: {"files": [{"path": "greet/__main__.py", "content": MAIN_FIXED}], "explanation": "wrong import"},
+        review=review,
+        validate=validate,
+    )
+
+
+async def test_whole_run_with_refinement_fix_rework_and_validation(daemon, fake, tmp_path):
+    script = whole_run_script()
+    script.fault("staff", "docs", Reply(text="Sure! Here is the plan: {not json"))  # recovered by a retry
+    fake.responder = script
+    async with daemon.connect() as c:
+        await use_fake(c, fake)
+        created = await c.call("task.create", {"description": "a greeting command", "provider": "fake",
+                                               "meta": {"max_rounds": 2}})
+        tid = created["task_id"]
+        task = await wait_status(c, tid, timeout=120)
+        assert task["status"] == "done", task["error"]
+        evs = await events_of(c, tid)
+
+    # the agent tree: boss -> backend(models, cli), docs(readme)
+    (boss,) = task["agents"]
+    assert boss["kind"] == "boss" and boss["status"] == "done"
+    teams = {m["role"]: sorted(w["role"] for w in m["children"]) for m in boss["children"]}
+    assert teams == {"backend": ["cli", "models"], "docs": ["readme"]}
+    assert all(m["kind"] == "manager" for m in boss["children"])
+
+    # the journal of questions: round 2 happened for backend only, one fix, one rework each
+    assert script.count("work", "cli") == 2 and script.count("work", "models") == 3
+    assert script.count("fix") == 1
+    assert script.count("review", "backend") == 2 and script.count("validate") == 2
+    assert script.count("work", "readme") == 2  # first answer, then the validation rework
+
+    # files: the fixed, reworked versions; hostile paths nowhere
+    store = Path(task["store_path"])
+    assert (store / "greet" / "__main__.py").read_text() == MAIN_FIXED
+    assert (store / "greet" / "text.py").read_text() == TEXT_V2
+    assert "Usage" in (store / "README.md").read_text()
+    assert not (store.parent / "escape.txt").exists() and not (Path(daemon.oenv.data_dir) / "projects" / "escape.txt").exists()
+    assert sorted(task["files"]) == [".gitignore", "README.md", "greet/__init__.py", "greet/__main__.py", "greet/text.py"]
+    rejected = [e.data["text"] for e in evs if e.kind == "agent.log" and e.data.get("level") == "warning"]
+    assert any("'..'" in t for t in rejected) and any("absolute" in t for t in rejected) and any(".git" in t for t in rejected)
+
+    # git: who wrote what, restored with the history
+    dest = tmp_path / "restored"
+    async with daemon.connect() as c:
+        await c.call("project.restore", {"task_id": tid, "dest": str(dest)})
+    authors = {a for a, _ in git_log(dest)}
+    assert {"models (backend)", "cli (backend)", "readme (docs)"} <= authors
+    assert any("fix `python3 -m greet World`" in s for _, s in git_log(dest))
+    out = subprocess.run(["python3", "-m", "greet", "World"], cwd=dest, capture_output=True, text=True)
+    assert out.stdout.strip() == "Hello, World!"
+
+    # events: the story a watcher needs, in order
+    kinds = [e.kind for e in evs]
+    statuses = [e.data["status"] for e in evs if e.kind == "task.status"]
+    assert statuses == ["planning", "building", "validating", "snapshotting", "done"]
+    assert kinds.count("agent.spawned") == 6
+    cmds = [e.data for e in evs if e.kind == "command.finished" and e.data["command"] == "python3 -m greet World"]
+    assert cmds[0]["exit_code"] != 0 and cmds[1]["exit_code"] == 0
+    verdicts = [(e.data["by"], e.data["approved"]) for e in evs if e.kind == "review.verdict"]
+    assert ("boss", False) in verdicts and verdicts[-1] == ("boss", True)
+    assert kinds[-1] == "task.finished" and "snapshot.created" in kinds
+    assert [e.seq for e in evs] == sorted(e.seq for e in evs)
+
+    # usage: every request the fake answered, the malformed one included
+    assert task["usage"]["calls"] == len(fake.requests)
+    assert task["usage"]["tokens_in"] == 11 * len(fake.requests) and task["usage"]["tokens_out"] == 7 * len(fake.requests)
+    assert all(r.headers.get("authorization") == f"Bearer {KEY}" for r in fake.requests)
+    assert all(r.body["temperature"] == pytest.approx(0.2) for r in fake.requests)
+    assert KEY not in daemon.oenv.log_file.read_text()
+
+
+# -- selectors ---------------------------------------------------------------
+
+async def test_round_robin_sees_this_rounds_files(daemon, fake):
+    """Sequential selectors: the second speaker of a round sees the first's new file."""
+    seen = {}
+
+    def work(ask, n):
+        if not ask.refine:
+            return files((f"{ask.worker}.txt", "v1"), done=False)
+        seen[ask.worker] = ask.prompt
+        return files((f"{ask.worker}.txt", "v2"), done=True)
+
+    fake.responder = Script(plan=lambda a, n: plan(("core", "x")),
+                            staff=lambda a, n: staff(("a", "first", []), ("b", "second", [])),
+                            work=work, review=lambda a, n: {"approved": True},
+                            validate=lambda a, n: {"approved": True})
+    async with daemon.connect() as c:
+        await use_fake(c, fake)
+        tid = (await c.call("task.create", {"description": "two files", "provider": "fake",
+                                            "meta": {"selector": "round_robin", "max_rounds": 2}}))["task_id"]
+        task = await wait_status(c, tid)
+    assert task["status"] == "done", task["error"]
+    # round 2 of round robin starts with a; b speaks after a wrote v2
+    assert "### a.txt (by a)\nv2" in seen["b"]
+    assert "### b.txt (by b)\nv1" in seen["a"]
+
+
+# -- waiting for the user ----------------------------------------------------
+
+async def test_questions_then_approval_gate(daemon, fake):
+    def plan_or_ask(ask, n):
+        if "Answers from the user" not in ask.prompt:
+            return {"questions": ["Which language?"], "managers": []}
+        if "Feedback on the previous plan" in ask.prompt:
+            assert "use two workers" in ask.prompt
+            return plan(("core", "the code v2"), stack="python")
+        return plan(("core", "the code"), stack="python")
+
+    fake.responder = Script(plan=plan_or_ask, staff=lambda a, n: staff(("w", "write", ["main.py"])),
+                            work=lambda a, n: files(("main.py", "print('hi')\n")),
+                            review=lambda a, n: {"approved": True}, validate=lambda a, n: {"approved": True})
+    async with daemon.connect() as c:
+        await use_fake(c, fake)
+        tid = (await c.call("task.create", {"description": "make something", "provider": "fake",
+                                            "meta": {"approve_plan": True}}))["task_id"]
+        task = await wait_status(c, tid)
+        assert task["status"] == "awaiting_input" and task["questions"] == ["Which language?"]
+        with pytest.raises(RpcError) as err:
+            await c.call("task.approve", {"task_id": tid, "approved": True})
+        assert err.value.code == -32003
+        assert (await c.call("task.message", {"task_id": tid, "content": "Python, please"}))["task_id"] == tid
+        task = await wait_status(c, tid, ("awaiting_approval", "failed", "done"))
+        assert task["status"] == "awaiting_approval" and task["plan"]["managers"][0]["description"] == "the code"
+        await c.call("task.approve", {"task_id": tid, "approved": False, "feedback": "use two workers"})
+        task = await wait_status(c, tid, ("awaiting_approval", "failed", "done"))
+        assert task["status"] == "awaiting_approval" and task["plan"]["managers"][0]["description"] == "the code v2"
+        await c.call("task.approve", {"task_id": tid, "approved": True})
+        task = await wait_status(c, tid, ("done", "failed"))
+    assert task["status"] == "done", task["error"]
+    assert "main.py" in task["files"]
+
+
+# -- faults --------------------------------------------------------------------
+
+async def test_failing_provider_fails_the_task_and_keeps_the_work(daemon, fake):
+    def work(ask, n):
+        if ask.worker == "good":
+            return files(("good.txt", "kept"))
+        return Reply.error(500, "model overloaded", retry_after=0.01)
+
+    script = Script(plan=lambda a, n: plan(("core", "x")), staff=lambda a, n: staff(("good", "a", []), ("bad", "b", [])))
+
+    def responder(req):
+        from tests.fakes.ai_script import classify
+
+        ask = classify(req)
+        if ask.question == "work":
+            script.asked.append(ask)
+            r = work(ask, 1)
+            return r if isinstance(r, Reply) else Reply.json(r)
+        return script(req)
+
+    fake.responder = responder
+    async with daemon.connect() as c:
+        await use_fake(c, fake)
+        tid = (await c.call("task.create", {"description": "x", "provider": "fake"}))["task_id"]
+        task = await wait_status(c, tid, timeout=90)
+    assert task["status"] == "failed"
+    assert task["error"]["kind"] == "provider_error"
+    assert "fake" in task["error"]["message"] and KEY not in task["error"]["message"]
+    folder = Path(daemon.oenv.data_dir) / "projects"
+    (project,) = list(folder.iterdir())
+    assert (project / "good.txt").read_text() == "kept"
+    assert any(a == "good (core)" for a, _ in git_log(project))
+
+
+async def test_budget_stops_at_the_limit(daemon, fake):
+    fake.responder = whole_run_script()
+    async with daemon.connect() as c:
+        await use_fake(c, fake)
+        tid = (await c.call("task.create", {"description": "x", "provider": "fake", "meta": {"max_llm_calls": 3}}))["task_id"]
+        task = await wait_status(c, tid, timeout=60)
+    assert task["status"] == "failed" and task["error"]["kind"] == "budget_exceeded"
+    assert len(fake.requests) == 3 and task["usage"]["calls"] == 3
+
+
+async def test_cancel_stops_calls_at_once(daemon, fake):
+    script = whole_run_script()
+    script.delay = 30
+    fake.responder = script
+    async with daemon.connect() as c:
+        await use_fake(c, fake)
+        tid = (await c.call("task.create", {"description": "x", "provider": "fake"}))["task_id"]
+        with anyio.fail_after(10):
+            while not fake.requests:
+                await anyio.sleep(0.05)
+        t0 = time.monotonic()
+        await c.call("task.cancel", {"task_id": tid})
+        task = await wait_status(c, tid, timeout=10)
+        assert time.monotonic() - t0 < 5
+        assert task["status"] == "cancelled" and task["error"]["kind"] == "cancelled"
+        assert all(a["status"] != "working" for a in task["agents"])
+        with pytest.raises(RpcError) as err:
+            await c.call("task.cancel", {"task_id": tid})
+        assert err.value.code == -32003
+
+
+async def test_sigkill_mid_run_then_resume_repeats_no_finished_call(daemon, fake):
+    script = whole_run_script()
+    fake.responder = script
+    async with daemon.connect() as c:
+        await use_fake(c, fake)
+        tid = (await c.call("task.create", {"description": "a greeting command", "provider": "fake"}))["task_id"]
+        # let it get past planning and staffing, then kill it while workers are being asked
+        with anyio.fail_after(30):
+            while script.count("work") < 2:
+                await anyio.sleep(0.01)
+        script.delay = 2.0
+        await anyio.sleep(0.3)
+    daemon.kill()
+    before = list(script.asked)
+    script.delay = 0.0
+    daemon.start()
+    async with daemon.connect() as c:
+        task = await c.call("task.get", {"task_id": tid})
+        assert task["status"] == "interrupted"
+        await c.call("task.resume", {"task_id": tid})
+        task = await wait_status(c, tid, ("done", "failed"), timeout=120)
+    assert task["status"] == "done", task["error"]
+    # plan and staffing were finished before the kill: never asked again
+    after = script.asked[len(before):]
+    assert [a.question for a in before].count("plan") == 1
+    assert not [a for a in after if a.question in ("plan", "staff")]
+
+
+async def test_replay_rebuilds_identical_files(daemon, fake, tmp_path):
+    fake.responder = whole_run_script()
+    async with daemon.connect() as c:
+        await use_fake(c, fake)
+        first = (await c.call("task.create", {"description": "a greeting command", "provider": "fake"}))["task_id"]
+        t1 = await wait_status(c, first, timeout=120)
+        assert t1["status"] == "done", t1["error"]
+        asked = len(fake.requests)
+        second = (await c.call("task.create", {"description": "a greeting command", "provider": "replay",
+                                               "meta": {"replay_from": first}}))["task_id"]
+        t2 = await wait_status(c, second, timeout=120)
+        assert t2["status"] == "done", t2["error"]
+        assert len(fake.requests) == asked, "replay must not ask the provider"
+        a, b = tmp_path / "a", tmp_path / "b"
+        await c.call("project.restore", {"task_id": first, "dest": str(a)})
+        await c.call("project.restore", {"task_id": second, "dest": str(b)})
+    for rel in t1["files"]:
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+    assert t1["files"] == t2["files"]
+
+
+async def test_replay_miss_is_a_clear_error(daemon, fake):
+    fake.responder = whole_run_script()
+    async with daemon.connect() as c:
+        await use_fake(c, fake)
+        # the donor stops after 3 calls: plan and two staffings are recorded, no worker answer
+        donor = (await c.call("task.create", {"description": "x", "provider": "fake", "meta": {"max_llm_calls": 3}}))["task_id"]
+        assert (await wait_status(c, donor))["status"] == "failed"
+        tid = (await c.call("task.create", {"description": "x", "provider": "replay", "meta": {"replay_from": donor}}))["task_id"]
+        task = await wait_status(c, tid)
+    assert task["status"] == "failed" and task["error"]["kind"] == "provider_error"
+    message = task["error"]["message"]
+    assert donor in message and "step 'm" in message and ".r1'" in message and "attempt 1" in message
+    assert len(fake.requests) == 3
+
+
+async def test_bad_create_params(daemon):
+    async with daemon.connect() as c:
+        for params, code in (
+            ({"description": "  "}, -32602),
+            ({"description": "x", "provider": "nope"}, None),
+            ({"description": "x", "provider": "replay"}, -32602),
+            ({"description": "x", "meta": []}, -32602),
+        ):
+            with pytest.raises(RpcError) as err:
+                await c.call("task.create", params)
+            if code:
+                assert err.value.code == code, (params, err.value)
+        with pytest.raises(RpcError) as err:
+            await c.call("task.get", {"task_id": "tnope"})
+        assert err.value.code == -32001
