@@ -193,7 +193,7 @@ class SnapshotService:
         if row is None:
             raise RpcError.of("not_found", f"task {task_id!r} has no snapshot")
         store_path = row["store_path"]
-        await self._check_recorded(task_id, store_path, row["gcroot"])
+        self._check_recorded(task_id, store_path, row["gcroot"])
         if dest is None:
             project = await self.db.fetchone("SELECT path FROM projects WHERE id = ?", (row["project_id"],))
             if project is None:
@@ -208,11 +208,26 @@ class SnapshotService:
             )
         target.parent.mkdir(parents=True, exist_ok=True)
         temp = target.parent / f".{target.name}.restoring-{secrets.token_hex(4)}"
+        valid: list[bool] = []
+
+        async def check_valid() -> None:
+            valid.append(await nix.valid(store_path))
+
         try:
-            await anyio.to_thread.run_sync(tree.copy_out, store_path, temp)
+            # Nix's word on the path comes while the copy runs; nothing is moved into place without it
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(check_valid)
+                await anyio.to_thread.run_sync(tree.copy_out, store_path, temp)
+            if not valid[0]:
+                raise RpcError.of(
+                    "forbidden", f"refusing to restore {store_path!r} for task {task_id}: Nix does not know it as a valid store path"
+                )
             if target.exists():
                 target.rmdir()
             os.rename(temp, target)
+        except RpcError:
+            await anyio.to_thread.run_sync(_make_writable_and_remove, temp)
+            raise
         except Exception as exc:
             await anyio.to_thread.run_sync(_make_writable_and_remove, temp)
             detail = getattr(exc, "stderr", b"") or b""
@@ -221,8 +236,9 @@ class SnapshotService:
             ) from None
         return str(target)
 
-    async def _check_recorded(self, task_id: str, store_path: Any, gcroot: Any) -> None:
-        """Refuse anything but this task's own snapshot, rooted by us, in the store."""
+    def _check_recorded(self, task_id: str, store_path: Any, gcroot: Any) -> None:
+        """Refuse anything but this task's own snapshot, rooted by us, in the store
+        (Nix's validity check runs alongside the copy, in :meth:`restore`)."""
 
         def forbid(why: str) -> RpcError:
             return RpcError.of("forbidden", f"refusing to restore {store_path!r} for task {task_id}: {why}", store_path=str(store_path))
@@ -248,8 +264,6 @@ class SnapshotService:
             raise forbid("Octra holds no GC root for it (dropped by gc?)") from None
         if target != store_path:
             raise forbid(f"Octra's GC root for this task points to {target}")
-        if not await nix.valid(store_path):
-            raise forbid("Nix does not know it as a valid store path")
 
     # -- gc ------------------------------------------------------------------
     async def gc(self, keep: int, project_id: str | None = None) -> dict:

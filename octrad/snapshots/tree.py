@@ -124,11 +124,11 @@ def stage(folder: Path, tree: Path, paths: list[str], dirs: list[str] = ()) -> t
 
 
 def _fresh_index(tree: Path) -> None:
-    head = _git(tree, "--git-dir", str(tree / ".git"), "rev-parse", "--verify", "-q", "HEAD")
-    if head.returncode != 0:
-        return  # no commit yet: no index
     proc = _git(tree, "--git-dir", str(tree / ".git"), "read-tree", "HEAD")
     if proc.returncode != 0:
+        unborn = _git(tree, "--git-dir", str(tree / ".git"), "rev-parse", "--verify", "-q", "HEAD").returncode != 0
+        if unborn:
+            return  # no commit yet: no index
         raise TreeError(f"git read-tree failed: {proc.stderr.decode(errors='replace').strip()}")
 
 
