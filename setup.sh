@@ -41,11 +41,16 @@ experimental-features = nix-command flakes"
     exit "$code"
     ;;
   run)
+    # the main job on the embedded default: with no AI provider configured the
+    # offline provider builds a real project with the real toolchain
     .venv/bin/octractl status
     echo
-    echo "Octra is installed in $(pwd)/.venv. Try:"
-    echo "  .venv/bin/octractl --help"
-    echo "  .venv/bin/octra-tui"
+    .venv/bin/octractl run "${OCTRA_DEMO_TASK:-a small command-line tool in Rust that greets the user}"
+    echo
+    echo "Octra is installed in $(pwd)/.venv. Next:"
+    echo "  .venv/bin/octractl --help            every command"
+    echo "  .venv/bin/octractl providers set ...  add an AI provider (see README)"
+    echo "  .venv/bin/octra-tui                   the terminal UI"
     ;;
   *)
     echo "usage: ./setup.sh [run|test [pytest args]]" >&2

@@ -19,9 +19,20 @@ from .store import Database
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
+_FILLER = {"a", "an", "the"}
+
+
 def slugify(text: str, limit: int = 40) -> str:
-    slug = _SLUG.sub("-", text.lower()).strip("-")[:limit].strip("-")
-    return slug or "project"
+    """A folder- and package-friendly name: lowercase words joined by '-', cut at a word boundary."""
+    words = [w for w in _SLUG.sub(" ", text.lower()).split() if w]
+    while len(words) > 1 and words[0] in _FILLER:
+        words.pop(0)
+    slug = ""
+    for w in words:
+        if len(slug) + len(w) + (1 if slug else 0) > limit:
+            break
+        slug = f"{slug}-{w}" if slug else w
+    return slug or (words[0][:limit] if words else "project")
 
 
 @dataclass

@@ -1,0 +1,122 @@
+"""The offline provider: real projects from the real toolchains, no AI, no key."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.test_pipeline import git_log, wait_status
+
+
+def ctl_json_lines(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_setup_sh_builds_a_real_project(octra_env):
+    """The README's one command, as a user runs it: install, start, build."""
+    out = subprocess.run(["./setup.sh"], cwd=ROOT, env=octra_env.env, capture_output=True, text=True, timeout=600)
+    try:
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+        assert "status: done" in out.stdout
+        assert "no AI was used" in out.stdout
+        assert "Cargo.toml" in out.stdout and "src/main.rs" in out.stdout
+    finally:
+        subprocess.run([sys.executable, "-m", "octractl", "--no-autostart", "rpc", "daemon.shutdown"], env=octra_env.env,
+                       capture_output=True, timeout=60)
+
+
+@pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is not installed on this machine")
+def test_rust_project_with_cargo(daemon, tmp_path):
+    out = daemon.ctl("--json", "run", "a command-line tool in Rust that greets the user")
+    assert out.returncode == 0, out.stderr
+    *events, final = ctl_json_lines(out.stdout)
+    task = final["task"]
+    assert task["status"] == "done" and task["provider"] == "offline" and task["stack"] == "rust"
+    assert {"Cargo.toml", "src/main.rs", "README.md", "flake.nix"} <= set(task["files"])
+    assert any("no AI was used" in n for n in task["notes"])
+    assert any("cargo build` passes" in n for n in task["notes"])
+    commands = [e["data"]["command"] for e in events if e["kind"] == "command.finished" and e["data"]["exit_code"] == 0]
+    assert commands[0].startswith("cargo init --name ")
+    dest = tmp_path / "p"
+    assert daemon.ctl("restore", task["task_id"], "--to", str(dest)).returncode == 0
+    assert "[package]" in (dest / "Cargo.toml").read_text()
+    assert ("toolchain (scaffold)", f"scaffold/toolchain: cargo project {task['project']}") in git_log(dest)
+    assert task["usage"]["calls"] == 0
+
+
+@pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not installed on this machine")
+def test_node_project_with_npm(daemon):
+    out = daemon.ctl("--json", "run", "a small Node.js command-line tool", "--project", "hello-node")
+    assert out.returncode == 0, out.stderr
+    task = ctl_json_lines(out.stdout)[-1]["task"]
+    assert task["status"] == "done" and task["project"] == "hello-node"
+    assert "package.json" in task["files"]
+    pkg = json.loads(Path(task["store_path"], "package.json").read_text())
+    assert pkg["name"] == "hello-node"
+
+
+def test_missing_tool_writes_the_guides_structure(daemon):
+    # zig is not installed here (nor in CI): the guide's files are written instead
+    assert shutil.which("zig") is None
+    out = daemon.ctl("--json", "run", "a tiny program", "--stack", "zig")
+    assert out.returncode == 0, out.stderr
+    task = ctl_json_lines(out.stdout)[-1]["task"]
+    assert task["status"] == "done"
+    assert "build.zig" in task["files"] and any(f.endswith(".zig") and f.startswith("src/") for f in task["files"])
+    assert any("zig not installed" in n for n in task["notes"])
+
+
+def test_unknown_stack_is_a_clear_error(daemon):
+    out = daemon.ctl("run", "something", "--stack", "cobol")
+    assert out.returncode == 1
+    assert "no tool guide for stack 'cobol'" in out.stdout and "rust" in out.stdout
+    vague = daemon.ctl("run", "make me something nice")
+    assert vague.returncode == 1 and "could not tell the stack" in vague.stdout
+
+
+async def test_follow_up_starts_from_the_snapshot(daemon):
+    async with daemon.connect() as c:
+        first = (await c.call("task.create", {"description": "a Rust command-line tool", "stack": "rust"}))["task_id"]
+        t1 = await wait_status(c, first, timeout=120)
+        assert t1["status"] == "done"
+        project_dir = Path(daemon.oenv.data_dir) / "projects"
+        if t1["store_path"]:
+            assert not any(project_dir.iterdir()), "the working folder goes once snapshotted"
+        second = (await c.call("task.message", {"task_id": first, "content": "add a --loud flag"}))["task_id"]
+        assert second != first
+        t2 = await wait_status(c, second, timeout=120)
+        assert t2["status"] == "done" and t2["project_id"] == t1["project_id"]
+        assert t2["meta"]["follow_up_of"] == first
+        # the second run found the project as the first left it: no second scaffold
+        assert "Cargo.toml" in t2["files"]
+        evs = []
+        async with c.subscribe(task_id=second, since_seq=0) as sub:
+            async for ev in sub:
+                evs.append(ev)
+                if ev.seq >= t2["last_seq"]:
+                    break
+        logs = [e.data.get("text", "") for e in evs if e.kind == "agent.log"]
+        assert any("restored the project from its snapshot" in t for t in logs) or not t1["store_path"]
+        assert any("not scaffolding again" in t for t in logs)
+        listed = await c.call("task.list", {"project": t1["project"]})
+        assert [t["task_id"] for t in listed["tasks"]] == [second, first]
+
+
+async def test_two_tasks_on_one_project_conflict(daemon):
+    from octra_protocol.errors import RpcError
+
+    async with daemon.connect() as c:
+        first = await c.call("task.create", {"description": "a Rust tool", "project": "one", "meta": {"approve_plan": True}})
+        await wait_status(c, first["task_id"], ("awaiting_approval",))
+        with pytest.raises(RpcError) as err:
+            await c.call("task.create", {"description": "again", "project": "one"})
+        assert err.value.code == -32003 and first["task_id"] in err.value.message
+        await c.call("task.cancel", {"task_id": first["task_id"]})
+        assert (await c.call("task.get", {"task_id": first["task_id"]}))["status"] == "cancelled"
