@@ -197,9 +197,19 @@ def _write_structure(guide, folder: Path, name: str) -> None:
         p.write_text(render(f.content, name))
 
 
+def _offline_cabal_dir(where: Path) -> Path:
+    """A cabal home with no package repository: cabal then uses only what GHC ships."""
+    home = where / "cabal-home"
+    home.mkdir(exist_ok=True)
+    (home / "config").write_text("jobs: 1\n")
+    return home
+
+
 def _run(command: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OCTRA_", "GITHUB_"))}
-    env.update(CARGO_NET_OFFLINE="true", NPM_CONFIG_OFFLINE="true", NO_COLOR="1")
+    # the tools work from what is installed or cached here, never from the network
+    env.update(CARGO_NET_OFFLINE="true", NPM_CONFIG_OFFLINE="true", GOFLAGS="-mod=mod", GOPROXY="off", NO_COLOR="1")
+    env["CABAL_DIR"] = str(_offline_cabal_dir(cwd.parent))
     return subprocess.run(
         ["bash", "-c", command], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
     )
@@ -258,6 +268,7 @@ def test_init_command_creates_an_identified_project(path, tmp_path):
         ("npm", ["build", "test"], True),
         ("go", ["build", "test", "lint"], True),
         ("mix", ["build", "test"], False),
+        ("cabal", ["build"], True),
     ],
 )
 def test_structure_builds_and_its_test_passes(registry, tool, steps, run_prints, tmp_path):
