@@ -47,7 +47,7 @@ def make_tree(folder: Path, n: int, seed: int) -> None:
     env = {**os.environ, **GIT}
     subprocess.run(["git", "init", "-q", str(folder)], check=True, env=env)
     subprocess.run(["git", "-C", str(folder), "add", "-A"], check=True, env=env)
-    subprocess.run(["git", "-C", str(folder), "commit", "-qm", "bench"], check=True, env=env)
+    subprocess.run(["git", "-c", "gc.auto=0", "-C", str(folder), "commit", "-qm", "bench"], check=True, env=env)
 
 
 def timed(fn, *args):

@@ -246,8 +246,10 @@ async def test_gc_keeps_the_newest_and_deletes_the_rest(env, tmp_path):
         if i:
             git(folder, "commit", "-qam", f"v{i}")
         paths.append((await env.svc.snapshot(p.id, f"t{i}", folder)).store_path)
-        if i < 2:
-            await env.svc.restore(f"t{i}")  # the next run starts from the latest snapshot
+        if i < 2:  # the next run starts from the latest snapshot
+            assert (await env.svc.start_from_latest(p.id, folder))["task_id"] == f"t{i}"
+            assert (folder / ".git").is_dir()
+            assert await env.svc.start_from_latest(p.id, folder) is None, "a folder with work in it is left alone"
     assert (await env.svc.latest_for_project(p.id))["task_id"] == "t2"
     res = await env.svc.gc(keep=1)
     assert res["dropped"] == 2 and res["kept"] == 1

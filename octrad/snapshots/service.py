@@ -19,7 +19,8 @@ The contract (``daemon.snapshots``, created in ``octrad/api/snapshots.py``):
   kind ``forbidden``.
 - ``await latest_for_project(project_id) -> dict | None``: the newest snapshot
   row (``task_id, store_path, files, bytes, created_at``); a repeat run on the
-  project restores it with ``restore(row["task_id"], dest=project.path)``.
+  project restores it with ``restore(row["task_id"], dest=project.path)``, or
+  in one call ``await start_from_latest(project_id, project.path)``.
 - ``await list_for_project(project_id)``, ``await gc(keep)``.
 """
 
@@ -101,18 +102,32 @@ class SnapshotService:
         staging = Path(tempfile.mkdtemp(prefix="snap-", dir=self.work_dir))
         staged = staging / name
         root = self.gcroots_dir / name
+        recorded = False
         try:
             try:
                 paths, dirs = await anyio.to_thread.run_sync(tree.select, folder)
                 entries, size = await anyio.to_thread.run_sync(tree.stage, folder, staged, paths, dirs)
-                store_path = await self._add_rooted(staged, root)
+                store_path = await nix.add(staged)
+                counted: list[tuple[int, int]] = []
+
+                async def count() -> None:
+                    try:
+                        counted.append(await anyio.to_thread.run_sync(tree.count, store_path))
+                    except OSError:
+                        pass  # collected before it was rooted: counted again below
+
+                async with anyio.create_task_group() as tg:  # rooting and counting overlap
+                    tg.start_soon(count)
+                    store_path = await self._root(staged, root, store_path)
+                if not counted or not os.path.isdir(store_path):
+                    counted[:] = [await anyio.to_thread.run_sync(tree.count, store_path)]
             except tree.TreeError as exc:
                 raise self._fail(folder, str(exc))
             except nix.NixError as exc:
                 raise self._fail(folder, f"nix-store failed: {exc}")
             except OSError as exc:
                 raise self._fail(folder, f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
-            stored = await anyio.to_thread.run_sync(tree.count, store_path)
+            stored = counted[-1]
             if stored != (entries, size):
                 raise self._fail(
                     folder,
@@ -126,8 +141,11 @@ class SnapshotService:
                     (project_id, task_id, store_path, str(root), entries, size, now),
                 )
                 await w.execute("UPDATE tasks SET store_path = ?, updated_at = ? WHERE id = ?", (store_path, now, task_id))
+            recorded = True
         finally:
             await self._remove(staging)
+            if not recorded:
+                await self._drop_unrecorded_root(root)
         # recorded and verified: now the working folder may go
         trash = self.work_dir / f"trash-{secrets.token_hex(6)}"
         try:
@@ -145,20 +163,26 @@ class SnapshotService:
         log.info("snapshot of %s: %s (%d files, %d bytes)", folder, store_path, entries, size)
         return info
 
-    async def _add_rooted(self, staged: Path, root: Path) -> str:
-        """Add and root; a path collected between the two (a concurrent
-        ``nix-store --gc``) is added once more."""
+    async def _root(self, staged: Path, root: Path, store_path: str) -> str:
+        """Register the GC root; a path collected before it was rooted (a
+        concurrent ``nix-store --gc``) is added once more."""
         for attempt in (1, 2):
-            store_path = await nix.add(staged)
             try:
                 await nix.add_root(root, store_path)
             except nix.NixError:
                 if attempt == 2 or os.path.isdir(store_path):
                     raise
+                store_path = await nix.add(staged)
                 continue
             if os.path.isdir(store_path) and os.readlink(root) == store_path:
                 return store_path
+            store_path = await nix.add(staged)
         raise nix.NixError(f"{store_path} vanished from the store while being rooted")
+
+    async def _drop_unrecorded_root(self, root: Path) -> None:
+        """A root made by a failed snapshot goes, unless a recorded snapshot uses it."""
+        if root.is_symlink() and not await self.db.scalar("SELECT 1 FROM snapshots WHERE gcroot = ?", (str(root),)):
+            root.unlink(missing_ok=True)
 
     def _fail(self, folder: Path, why: str) -> RpcError:
         return RpcError.of("snapshot_error", f"snapshot of {folder} failed: {why}; the working folder is kept", folder=str(folder))
@@ -178,6 +202,19 @@ class SnapshotService:
             "SELECT * FROM snapshots WHERE project_id = ? ORDER BY created_at DESC, id DESC LIMIT 1", (project_id,)
         )
         return _row(row) if row else None
+
+    async def start_from_latest(self, project_id: str, folder: str | Path) -> dict | None:
+        """For a repeat run: when ``folder`` is absent or empty and the project
+        has a snapshot, restore the latest one there; the row restored, or None
+        (nothing to restore, or the folder is already there to work in)."""
+        target = Path(folder)
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            return None
+        latest = await self.latest_for_project(project_id)
+        if latest is None:
+            return None
+        await self.restore(latest["task_id"], target)
+        return latest
 
     async def list_for_project(self, project_id: str) -> list[dict]:
         rows = await self.db.fetchall(
