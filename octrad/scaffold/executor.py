@@ -27,8 +27,11 @@ Contract (the pipeline codes against it)::
   folder writable; the network on only when the command needs a registry
   (``network=True``, or by default when :func:`needs_registry` says so) and the
   ``sandbox_network`` setting allows it.
-- ``new_files``: paths that ``git status --porcelain`` (or, outside a git work
-  tree, a walk of the folder) shows after the command and not before.
+- ``new_files``: paths (relative to the project folder) that ``git status
+  --porcelain`` shows after the command and not before; without a repository in
+  the project folder, a walk of it (``.git`` aside).
+- ``executor_for(daemon, publish=...)`` builds one with the daemon's settings
+  and the folders to hide (data, config, logs, home).
 - ``missing_tool``: the program that was not found (exit 127), so the worker
   can fall back to writing the files itself and say so.
 """
