@@ -53,7 +53,7 @@ from typing import Iterable, Literal, NamedTuple
 import msgspec
 
 from ..config import ConfigError
-from .skills import appears, normalize
+from .skills import Words, appears, normalize
 
 Purpose = Literal["init", "add_dependency", "build", "test", "run", "lint", "format"]
 #: every guide has a command for each of these
@@ -239,7 +239,7 @@ class GuideRegistry:
         name found adds 3.  On a tie a guide that is some stack's default
         (``default_for``) comes first, then the registry order (ecosystem, tool).
         """
-        text = normalize(description)
+        text = Words(description)
         found = []
         for g in self.all():
             score = sum(2 * len(k.split()) for k in self._kw[g.tool] if appears(k, text))

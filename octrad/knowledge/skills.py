@@ -78,15 +78,34 @@ def normalize(text: str) -> str:
     return " " + " ".join(_NON_WORD.sub(" ", text.lower()).split()) + " "
 
 
-def appears(phrase: str, text: str) -> bool:
+def appears(phrase: str, text: "str | Words") -> bool:
     """Whether ``phrase`` (normalized) occurs in ``text`` (normalized) as whole words.
 
     A trailing plural is allowed: "endpoint" appears in "many endpoints".
     """
+    if isinstance(text, Words):
+        return text.has(phrase)
     p = phrase.strip()
     if not p:
         return False
     return f" {p} " in text or f" {p}s " in text or f" {p}es " in text
+
+
+class Words:
+    """A text prepared for many :func:`appears` tests: one-word phrases are set
+    lookups (with the plural forms folded in), longer ones substring tests."""
+
+    __slots__ = ("text", "_set")
+
+    def __init__(self, raw: str):
+        self.text = normalize(raw)
+        words = self.text.split()
+        self._set = {*words, *(w[:-1] for w in words if w.endswith("s")), *(w[:-2] for w in words if w.endswith("es"))}
+
+    def has(self, phrase: str) -> bool:
+        if " " in phrase:
+            return appears(phrase, self.text)
+        return phrase in self._set
 
 
 @dataclass(frozen=True)
@@ -104,20 +123,17 @@ class Fragment:
     origin: str = ""
     _kw: tuple[str, ...] = field(default=(), repr=False, compare=False)
     _tech: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    _slug: str = field(default="", repr=False, compare=False)
+    _area: str = field(default="", repr=False, compare=False)
 
-    def score(self, role: str, stack: str, task: str) -> int:
-        """The relevance rule of DESIGN.md section 9 (inputs already normalized)."""
-        total = 0
-        for kw in self._kw:
-            if appears(kw, role):
-                total += 5
-            if appears(kw, task):
-                total += 2
-        total += 3 * sum(1 for t in self._tech if appears(t, stack))
-        if appears(normalize(self.slug), role):
-            total += 4
-        if appears(normalize(self.area), role):
-            total += 3
+    def score(self, role: "str | Words", stack: "str | Words", task: "str | Words") -> int:
+        """The relevance rule of DESIGN.md section 9 (texts raw or prepared as :class:`Words`)."""
+        in_role = (role if isinstance(role, Words) else Words(role)).has
+        in_task = (task if isinstance(task, Words) else Words(task)).has
+        in_stack = (stack if isinstance(stack, Words) else Words(stack)).has
+        total = 5 * sum(map(in_role, self._kw)) + 2 * sum(map(in_task, self._kw))
+        total += 3 * sum(map(in_stack, self._tech))
+        total += 4 * in_role(self._slug) + 3 * in_role(self._area)
         return total * self.weight
 
     def to_dict(self) -> dict:
@@ -203,6 +219,7 @@ def parse_fragment(text: str, origin: str, source: str = "shipped") -> Fragment:
         slug=slug, name=name, area=area, keywords=tuple(keywords), tech=tuple(tech), weight=weight,
         body="\n".join(body_lines), source=source, origin=origin,
         _kw=tuple(normalize(k).strip() for k in keywords), _tech=tuple(normalize(t).strip() for t in tech),
+        _slug=normalize(slug).strip(), _area=normalize(area).strip(),
     )
 
 
@@ -281,7 +298,7 @@ class SkillWarehouse:
         self, role: str, tech: str = "", task: str = "", k: int = 5, categories: Iterable[str] | None = None
     ) -> list[Scored]:
         """The k best fragments with a positive score; ties go to the higher weight, then the slug."""
-        r, s, t = normalize(role), normalize(tech), normalize(task)
+        r, s, t = Words(role), Words(tech), Words(task)
         scored = [Scored(f, f.score(r, s, t)) for f in self.catalog(categories)]
         scored = [x for x in scored if x.score > 0]
         scored.sort(key=lambda x: (-x.score, -x.fragment.weight, x.fragment.slug))
