@@ -181,8 +181,28 @@ def test_a_malformed_file_in_the_package_fails_the_load(tmp_path, monkeypatch):
     (pkg / "rust" / "cargo.toml").write_text('name = "Cargo"\necosystem = "rust"\n')
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(GuideError) as exc:
-        GuideRegistry.load("octra_guides_broken")
+        GuideRegistry.load(package="octra_guides_broken")
     assert "cargo.toml" in str(exc.value) and "missing required field" in str(exc.value)
+
+
+def test_user_guides_add_and_replace(tmp_path):
+    folder = tmp_path / "guides"
+    (folder / "rust").mkdir(parents=True)
+    (folder / "ocaml").mkdir()
+    cargo = (ROOT / "guides/rust/cargo.toml").read_text().replace("cargo init --name {name}", "cargo init --vcs none --name {name}")
+    (folder / "rust" / "cargo.toml").write_text(cargo)
+    dune = (ROOT / "guides/go/go.toml").read_text().replace('ecosystem = "go"', 'ecosystem = "ocaml"').replace(
+        'keywords = ["go", "golang", "gin", "echo", "fiber", "chi", "gorilla"]', 'keywords = ["ocaml", "dune"]'
+    ).replace('stacks = ["go"]', 'stacks = ["ocaml"]')
+    (folder / "ocaml" / "dune.toml").write_text(dune)
+    reg = GuideRegistry.load(folder)
+    assert len(reg) == len(GUIDE_FILES) + 1
+    assert reg.get("cargo").source == "user" and reg.get("cargo").commands_for("init")[0].command.startswith("cargo init --vcs none")
+    assert reg.get("dune").source == "user" and reg.match("an OCaml compiler")[0].guide.tool == "dune"
+    assert reg.get("npm").source == "shipped"
+    (folder / "ocaml" / "cargo.toml").write_text(cargo.replace('ecosystem = "rust"', 'ecosystem = "ocaml"'))
+    with pytest.raises(GuideError, match=r"tool 'cargo' already has a guide in .*guides/(rust|ocaml)/cargo\.toml"):
+        GuideRegistry.load(folder)
 
 
 # -- the real tools -----------------------------------------------------------
@@ -326,3 +346,19 @@ def test_octractl_guides(daemon):
     assert json.loads(out.stdout)["guides"][0]["tool"] == "cargo"
     out = daemon.ctl("guides", "show", "ant")
     assert out.returncode == 1 and "no guide for tool 'ant'" in out.stderr
+
+
+def test_user_guide_is_found_by_the_daemon(octra_env):
+    from tests.conftest import DaemonProcess
+
+    folder = octra_env.config.parent / "guides" / "rust"
+    folder.mkdir(parents=True)
+    text = (ROOT / "guides/rust/cargo.toml").read_text().replace("cargo init --name {name}", "cargo init --vcs none --name {name}")
+    (folder / "cargo.toml").write_text(text)
+    d = DaemonProcess(octra_env).start()
+    try:
+        out = d.ctl("--json", "guides", "show", "cargo")
+        g = json.loads(out.stdout)
+        assert g["source"] == "user" and g["commands"][0]["command"] == "cargo init --vcs none --name {name}"
+    finally:
+        d.stop()

@@ -1,7 +1,8 @@
 """guides.list / guides.get.
 
 ``setup`` creates ``daemon.guides`` (a :class:`~octrad.knowledge.guides.GuideRegistry`)
-from the shipped guides; a malformed guide stops the daemon's start with the file's name.
+from the shipped guides and the user's (``<folder of config.toml>/guides/<ecosystem>/<tool>.toml``);
+a malformed guide stops the daemon's start with the file's name.
 """
 
 from __future__ import annotations
@@ -13,24 +14,25 @@ import msgspec
 from octra_protocol.errors import RpcError
 from octra_protocol.methods.guides import Guide, GuideSummary, GuidesListResult
 
-from ..knowledge.guides import GuideError, GuideRegistry, UnknownGuide
+from ..knowledge.guides import GuideError, GuideRegistry, UnknownGuide, user_guides_dir
 
 log = logging.getLogger(__name__)
 
 
 async def setup(daemon) -> None:
+    folder = user_guides_dir(daemon.config.config_file)
     try:
-        daemon.guides = GuideRegistry.load()
+        daemon.guides = GuideRegistry.load(folder)
     except GuideError as exc:
         log.error("cannot load the tool guides: %s", exc)
         raise
-    log.info("guides: %d tools", len(daemon.guides))
+    log.info("guides: %d tools (user folder %s)", len(daemon.guides), folder)
 
 
 def _summary(g, score=None) -> GuideSummary:
     return GuideSummary(
         tool=g.tool, name=g.name, ecosystem=g.ecosystem, description=g.description, keywords=list(g.keywords),
-        stacks=list(g.stacks), tools=list(g.tools), nix_packages=list(g.nix_packages), score=score,
+        stacks=list(g.stacks), tools=list(g.tools), nix_packages=list(g.nix_packages), score=score, source=g.source,
     )
 
 

@@ -35,6 +35,9 @@ structure is written first and the init commands then prepare it (e.g.
 ``cmake -S . -B build``).  When the tool is missing, the offline pipeline
 writes ``structure`` either way.
 
+A user adds or replaces guides with files in ``<folder of config.toml>/guides/<ecosystem>/<tool>.toml``
+(a user guide for a shipped tool replaces it).
+
 Contract (``daemon.guides``, a :class:`GuideRegistry`): ``get(tool)``,
 ``for_stack(stack)``, ``match(description, k=3) -> list[GuideMatch]`` (best
 first, by keywords), ``all()``, ``format_for_prompt(guide)`` (compact text).
@@ -104,6 +107,8 @@ class Guide(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=Tru
     default_for: list[str] = []
     #: the file stem; set by the loader, not written in the file
     tool: str = ""
+    #: "shipped" or "user"; set by the loader
+    source: str = "shipped"
 
     def commands_for(self, purpose: str) -> list[Command]:
         return [c for c in self.commands if c.purpose == purpose]
@@ -140,8 +145,9 @@ def parse_guide(text: str, origin: str, tool: str, ecosystem_dir: str) -> Guide:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise GuideError(f"{origin}: invalid TOML: {exc}") from None
-    if "tool" in raw:
-        raise GuideError(f"{origin}: 'tool' comes from the file name; do not set it")
+    for derived in ("tool", "source"):
+        if derived in raw:
+            raise GuideError(f"{origin}: {derived!r} is set by the loader; do not write it")
     try:
         guide = msgspec.convert(raw, Guide)
     except msgspec.ValidationError as exc:
@@ -190,6 +196,28 @@ def _walk(root: Traversable) -> list[tuple[Traversable, str]]:
     return sorted(out, key=lambda x: (x[1], x[0].name))
 
 
+def _read_all(root: Traversable | Path, source: str) -> list[Guide]:
+    found: dict[str, str] = {}
+    guides = []
+    for entry, eco in _walk(root):
+        origin = str(entry)
+        try:
+            text = entry.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise GuideError(f"{origin}: cannot read: {exc}") from None
+        g = parse_guide(text, origin, entry.name[: -len(".toml")], eco)
+        if g.tool in found:
+            raise GuideError(f"{origin}: tool {g.tool!r} already has a guide in {found[g.tool]}")
+        found[g.tool] = origin
+        guides.append(msgspec.structs.replace(g, source=source))
+    return guides
+
+
+def user_guides_dir(config_file: str | Path) -> Path:
+    """Where a user drops their own guides: beside config.toml, one folder per ecosystem."""
+    return Path(config_file).expanduser().parent / "guides"
+
+
 class GuideRegistry:
     """Every guide, loaded once; lookups are in memory."""
 
@@ -202,16 +230,12 @@ class GuideRegistry:
         self._kw = {g.tool: [normalize(k).strip() for k in g.keywords] for g in self._by_tool.values()}
 
     @classmethod
-    def load(cls, package: str = "octra_guides") -> "GuideRegistry":
-        guides = []
-        for entry, eco in _walk(resources.files(package)):
-            origin = f"{entry}"
-            try:
-                text = entry.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise GuideError(f"{origin}: cannot read: {exc}") from None
-            guides.append(parse_guide(text, origin, entry.name[: -len(".toml")], eco))
-        return cls(guides)
+    def load(cls, user_dir: str | Path | None = None, package: str = "octra_guides") -> "GuideRegistry":
+        """The shipped guides, then the user's ``<user_dir>/<ecosystem>/<tool>.toml`` (same tool: the user's wins)."""
+        guides = {g.tool: g for g in _read_all(resources.files(package), "shipped")}
+        if user_dir is not None and Path(user_dir).is_dir():
+            guides.update((g.tool, g) for g in _read_all(Path(user_dir), "user"))
+        return cls(guides.values())
 
     def __len__(self) -> int:
         return len(self._by_tool)

@@ -36,6 +36,8 @@ class GuideSummary(Result, kw_only=True):
     nix_packages: list[str]
     #: relevance to guides.list's ``match`` text (null otherwise)
     score: Union[int, None] = None
+    #: "shipped" (with Octra) or "user" (the user guides folder)
+    source: str = "shipped"
 
 
 class Guide(Result, kw_only=True):
@@ -56,6 +58,7 @@ class Guide(Result, kw_only=True):
     notes: list[str] = []
     #: stacks for which this guide is the first choice
     default_for: list[str] = []
+    source: str = "shipped"
 
 
 class GuidesListParams(Params, kw_only=True):
