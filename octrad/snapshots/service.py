@@ -107,27 +107,13 @@ class SnapshotService:
             try:
                 paths, dirs = await anyio.to_thread.run_sync(tree.select, folder)
                 entries, size = await anyio.to_thread.run_sync(tree.stage, folder, staged, paths, dirs)
-                store_path = await nix.add(staged)
-                counted: list[tuple[int, int]] = []
-
-                async def count() -> None:
-                    try:
-                        counted.append(await anyio.to_thread.run_sync(tree.count, store_path))
-                    except OSError:
-                        pass  # collected before it was rooted: counted again below
-
-                async with anyio.create_task_group() as tg:  # rooting and counting overlap
-                    tg.start_soon(count)
-                    store_path = await self._root(staged, root, store_path)
-                if not counted or not os.path.isdir(store_path):
-                    counted[:] = [await anyio.to_thread.run_sync(tree.count, store_path)]
+                store_path, stored = await self._add_and_root(staged, root, (entries, size))
             except tree.TreeError as exc:
                 raise self._fail(folder, str(exc))
             except nix.NixError as exc:
                 raise self._fail(folder, f"nix-store failed: {exc}")
             except OSError as exc:
                 raise self._fail(folder, f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
-            stored = counted[-1]
             if stored != (entries, size):
                 raise self._fail(
                     folder,
@@ -163,21 +149,26 @@ class SnapshotService:
         log.info("snapshot of %s: %s (%d files, %d bytes)", folder, store_path, entries, size)
         return info
 
-    async def _root(self, staged: Path, root: Path, store_path: str) -> str:
-        """Register the GC root; a path collected before it was rooted (a
-        concurrent ``nix-store --gc``) is added once more."""
-        for attempt in (1, 2):
-            try:
-                await nix.add_root(root, store_path)
-            except nix.NixError:
-                if attempt == 2 or os.path.isdir(store_path):
-                    raise
-                store_path = await nix.add(staged)
-                continue
-            if os.path.isdir(store_path) and os.readlink(root) == store_path:
-                return store_path
+    async def _add_and_root(self, staged: Path, root: Path, expected: tuple[int, int]) -> tuple[str, tuple[int, int]]:
+        """``nix-store --add``, register the GC root, count what the store holds.
+
+        Between the add and the root the path has no root at all, so a
+        ``nix-store --gc`` running at that moment may collect it, even halfway;
+        then it is added again (the root already protects it), up to 3 times.
+        Returns the store path and its (files, bytes)."""
+        stored: tuple[int, int] = (-1, -1)
+        store_path = ""
+        for _ in range(3):
             store_path = await nix.add(staged)
-        raise nix.NixError(f"{store_path} vanished from the store while being rooted")
+            if not (root.is_symlink() and os.readlink(root) == store_path):
+                await nix.add_root(root, store_path)
+            try:
+                stored = await anyio.to_thread.run_sync(tree.count, store_path)
+            except OSError:
+                continue
+            if stored == expected and os.readlink(root) == store_path:
+                break
+        return store_path, stored
 
     async def _drop_unrecorded_root(self, root: Path) -> None:
         """A root made by a failed snapshot goes, unless a recorded snapshot uses it."""
