@@ -242,14 +242,25 @@ class LLMService:
         finally:
             if failed is not None:
                 latency = round((time.perf_counter() - t0) * 1000, 3)
-                with anyio.CancelScope(shield=True):
-                    await self._record(cfg, req, site, attempt, None, Usage(), latency, error=failed)
+                await self._record(cfg, req, site, attempt, None, Usage(), latency, error=failed)
 
     async def _record(
         self, cfg: ProviderConfig, req: CompletionRequest, site: CallSite, attempt: int,
         completion: Completion | None, usage: Usage, latency_ms: float, *, error: str | None,
     ) -> None:
-        """One attempt into llm_calls (and the agent's usage), then an llm.call event."""
+        """One attempt into llm_calls (and the agent's usage), then an llm.call event.
+
+        Shielded: a call that was made is recorded even when the caller is
+        cancelled meanwhile (usage and budgets stay true), and a write is
+        never cut between BEGIN and COMMIT.
+        """
+        with anyio.CancelScope(shield=True):
+            await self._record_now(cfg, req, site, attempt, completion, usage, latency_ms, error=error)
+
+    async def _record_now(
+        self, cfg: ProviderConfig, req: CompletionRequest, site: CallSite, attempt: int,
+        completion: Completion | None, usage: Usage, latency_ms: float, *, error: str | None,
+    ) -> None:
         if cfg.kind != "replay":
             self.budgets.settle(site.task_id, usage.tokens_in, usage.tokens_out, usage.cost_usd)
         model = (completion.model if completion and completion.model else None) or req.model
