@@ -277,6 +277,21 @@ async def test_slow_answer_times_out_and_is_retried(tmp_path, fake):
     assert "no complete answer within 0.3s (after 2 tries)" in err.value.message
 
 
+async def test_unreachable_provider_is_retried_then_fails_clearly(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    async with harness(tmp_path, policy=RetryPolicy(max_retries=1, base_s=0.01, cap_s=0.02)) as h:
+        await h.llm.registry.set("gone", "ollama", "llama3.1", f"127.0.0.1:{port}", None)
+        with pytest.raises(RpcError) as err:
+            await h.llm.ask(CallSite(), MSGS, Plan, provider="gone")
+    assert err.value.kind == "provider_error"
+    assert "'gone' (ollama, model llama3.1): cannot connect to 127.0.0.1" in err.value.message
+    assert "(after 2 tries)" in err.value.message
+
+
 @pytest.mark.parametrize("kind", KINDS)
 async def test_stream_cut_midway_is_retried(tmp_path, fake, kind):
     async with harness(tmp_path) as h:
@@ -352,6 +367,21 @@ async def test_every_call_carries_its_own_credentials(tmp_path, fake, monkeypatc
         await h.llm.registry.set("local", "openai", "llama", fake.base_url("openai"), None)
         await h.llm.ask(CallSite(), MSGS, Plan, provider="local")
         assert "authorization" not in fake.requests[-1].headers
+
+
+async def test_openai_compatible_servers_without_json_schema(tmp_path, fake):
+    async with harness(tmp_path) as h:
+        await add(h, fake, "openai", name="deepseekish", structured="json_object")
+        await add(h, fake, "openai", name="plain", structured="none")
+        fake.responder = lambda req: Reply.json(GOOD)
+        await h.llm.ask(CallSite(), MSGS, Plan, provider="deepseekish")
+        await h.llm.ask(CallSite(), MSGS, Plan, provider="plain")
+    json_mode, plain = fake.requests
+    assert json_mode.body["response_format"] == {"type": "json_object"}
+    assert "response_format" not in plain.body
+    for req in (json_mode, plain):
+        first = req.body["messages"][0]
+        assert first["role"] == "system" and "JSON Schema" in first["content"] and '"owner"' in first["content"]
 
 
 async def test_offline_and_unknown_providers(tmp_path):

@@ -147,3 +147,21 @@ def test_retry_after_forms_and_backoff():
     for retry, (lo, hi) in enumerate([(0.5, 1), (1, 2), (2, 4), (4, 8), (4, 8)]):
         d = p.delay(retry, None)
         assert lo <= d <= hi
+
+
+async def test_client_pool_scopes_by_key_and_closes_what_it_retires():
+    from octrad.providers.transport import ClientPool
+
+    pool = ClientPool(size=2)
+    async with pool.lease("http://127.0.0.1:1/v1/x", "key-a-000000", 5) as a:
+        async with pool.lease("http://127.0.0.1:1/v1/y", "key-a-000000", 5) as a2:
+            assert a2 is a  # same origin, same key: connections are shared
+        async with pool.lease("http://127.0.0.1:1/v1/x", "key-b-000000", 5) as b:
+            assert b is not a  # never a client of another key
+        async with pool.lease("http://127.0.0.1:2/v1/x", "key-a-000000", 5) as c:
+            assert c is not a
+        # "a" is retired (least recently used) but still in use: not closed under our feet
+        assert not a.is_closed
+    assert a.is_closed and not b.is_closed and not c.is_closed
+    await pool.aclose()
+    assert b.is_closed and c.is_closed

@@ -16,6 +16,7 @@ import logging
 import random
 import time
 from collections import OrderedDict
+from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Callable, NamedTuple, Protocol
 
 import anyio
@@ -89,42 +90,54 @@ class Adapter(Protocol):
 class ClientPool:
     """httpx clients per (origin, key) scope, so connections are reused
     without any client ever carrying another key.  Keys go in per-request
-    headers; the pool only holds a hash of them."""
+    headers; the pool only holds a hash of them.  Past ``size`` scopes the
+    least recently used client is retired and closed once its last request ends."""
 
     def __init__(self, size: int = 32):
         self.size = size
+        self._clients: OrderedDict[tuple[str, str, float], httpx.AsyncClient] = OrderedDict()
+        self._busy: dict[int, int] = {}
+        self._retired: list[httpx.AsyncClient] = []
         #: building an SSL context costs milliseconds; one serves every client
         self._ssl: Any = None
-        self._clients: OrderedDict[tuple[str, str, float], httpx.AsyncClient] = OrderedDict()
 
     def warm(self) -> None:
         """Build the SSL context now rather than in the first call."""
         if self._ssl is None:
             self._ssl = httpx.create_ssl_context()
 
-    def get(self, url: str, api_key: str | None, timeout_s: float) -> httpx.AsyncClient:
+    @asynccontextmanager
+    async def lease(self, url: str, api_key: str | None, timeout_s: float) -> AsyncIterator[httpx.AsyncClient]:
         origin = httpx.URL(url)
         scope = (f"{origin.scheme}://{origin.netloc.decode()}", hashlib.sha256((api_key or "").encode()).hexdigest(), timeout_s)
         client = self._clients.get(scope)
         if client is not None:
             self._clients.move_to_end(scope)
-            return client
-        self.warm()
-        client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout_s, connect=min(CONNECT_TIMEOUT_S, timeout_s)), verify=self._ssl
-        )
-        self._clients[scope] = client
-        while len(self._clients) > self.size:
-            _, old = self._clients.popitem(last=False)
-            self._retire(old)
-        return client
-
-    def _retire(self, client: httpx.AsyncClient) -> None:
-        # requests may still be running on it; let the garbage collector close it
-        pass
+        else:
+            self.warm()
+            client = httpx.AsyncClient(
+                timeout=httpx.Timeout(timeout_s, connect=min(CONNECT_TIMEOUT_S, timeout_s)), verify=self._ssl
+            )
+            self._clients[scope] = client
+            while len(self._clients) > self.size:
+                self._retired.append(self._clients.popitem(last=False)[1])
+        self._busy[id(client)] = self._busy.get(id(client), 0) + 1
+        try:
+            yield client
+        finally:
+            left = self._busy[id(client)] = self._busy[id(client)] - 1
+            if not left:
+                del self._busy[id(client)]
+            idle = [c for c in self._retired if id(c) not in self._busy]
+            if idle:
+                self._retired = [c for c in self._retired if id(c) in self._busy]
+                with anyio.CancelScope(shield=True):
+                    for c in idle:
+                        await c.aclose()
 
     async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), OrderedDict()
+        clients = [*self._clients.values(), *self._retired]
+        self._clients, self._retired = OrderedDict(), []
         for c in clients:
             with anyio.CancelScope(shield=True):
                 await c.aclose()
@@ -213,12 +226,12 @@ async def exchange(
     """One completion, retried through transient failures; raises :class:`ProviderFailure`."""
     timeout_s = cfg.timeout_s or DEFAULT_TIMEOUT_S
     http = adapter.build(cfg, req)
-    client = pool.get(http.url, cfg.api_key, timeout_s)
     retry = 0
     while True:
         try:
             with anyio.fail_after(timeout_s):
-                done = await _once(client, adapter, http, on_text)
+                async with pool.lease(http.url, cfg.api_key, timeout_s) as client:
+                    done = await _once(client, adapter, http, on_text)
             done.tries = retry + 1
             return done
         except TimeoutError:
