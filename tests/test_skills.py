@@ -109,7 +109,7 @@ def test_category_filter(shipped):
     two = shipped.catalog(["Proxy", "VPN"])
     assert {f.area for f in two} == {"Proxy", "VPN"} and len(two) == len(vpn) + len(shipped.catalog(["proxy"]))
     assert len(shipped.catalog()) == len(shipped) and len(shipped.catalog(None)) == len(shipped)
-    assert shipped.catalog([]) == []
+    assert shipped.catalog([]) == shipped.catalog(), "an empty filter is no filter"
     found = shipped.search("api developer", "python", "rest endpoint with tls proxy", k=10, categories=["PROXY"])
     assert found and {s.fragment.area for s in found} == {"Proxy"}
     with pytest.raises(UnknownCategory, match="'Mobile'.*Backend, Frontend"):

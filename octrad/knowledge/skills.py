@@ -22,7 +22,9 @@ with its path and what is wrong (:class:`SkillError`).
 
 Contract (``daemon.skills``, a :class:`SkillWarehouse`):
 
-- ``catalog(categories=None) -> list[Fragment]``: every fragment (of those areas).
+- ``catalog(categories=None) -> list[Fragment]``: every fragment (of those
+  areas, case-insensitive; None or [] means every area; an unknown name raises
+  :class:`UnknownCategory`).
 - ``search(role, tech="", task="", k=5, categories=None) -> list[Scored]``:
   the k most relevant fragments with score > 0, best first.
 - ``select(slugs) -> Selection``: the named fragments and ``text``, one
@@ -274,7 +276,9 @@ class SkillWarehouse:
         return [a for a in AREAS if any(f.area == a for f in self._all)]
 
     def _areas_filter(self, categories: Iterable[str] | None) -> set[str] | None:
-        if categories is None:
+        """The areas to keep; None (no filter) for None or an empty list."""
+        categories = list(categories or ())
+        if not categories:
             return None
         wanted: set[str] = set()
         for c in categories:

@@ -28,7 +28,7 @@ class Skill(Result, kw_only=True):
 
 
 class SkillsCatalogParams(Params, kw_only=True):
-    #: area names, case-insensitive; null or absent: every area
+    #: area names, case-insensitive; null, absent or empty: every area
     categories: Union[list[str], None] = None
 
 
