@@ -123,10 +123,21 @@ class Fragment:
     source: str = "shipped"
     #: where it was read from (for error messages and `skills show`)
     origin: str = ""
-    _kw: tuple[str, ...] = field(default=(), repr=False, compare=False)
-    _tech: tuple[str, ...] = field(default=(), repr=False, compare=False)
-    _slug: str = field(default="", repr=False, compare=False)
-    _area: str = field(default="", repr=False, compare=False)
+    # normalized forms for scoring, derived in __post_init__
+    _kw: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _tech: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _slug: str = field(init=False, repr=False, compare=False)
+    _area: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        derived = {
+            "_kw": tuple(normalize(k).strip() for k in self.keywords),
+            "_tech": tuple(normalize(t).strip() for t in self.tech),
+            "_slug": normalize(self.slug).strip(),
+            "_area": normalize(self.area).strip(),
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
 
     def score(self, role: "str | Words", stack: "str | Words", task: "str | Words") -> int:
         """The relevance rule of DESIGN.md section 9 (texts raw or prepared as :class:`Words`)."""
@@ -220,8 +231,6 @@ def parse_fragment(text: str, origin: str, source: str = "shipped") -> Fragment:
     return Fragment(
         slug=slug, name=name, area=area, keywords=tuple(keywords), tech=tuple(tech), weight=weight,
         body="\n".join(body_lines), source=source, origin=origin,
-        _kw=tuple(normalize(k).strip() for k in keywords), _tech=tuple(normalize(t).strip() for t in tech),
-        _slug=normalize(slug).strip(), _area=normalize(area).strip(),
     )
 
 
