@@ -487,6 +487,12 @@ async def test_token_and_cost_budgets_from_settings_and_meta(tmp_path, fake):
         with pytest.raises(RpcError) as err:
             await h.llm.ask(cost_site, MSGS, Plan, provider="openai")
         assert err.value.data["budget"] == "max_cost_usd" and "USD" in err.value.message
+        # a limit that is not a number is refused before any call, naming the key
+        fake.reset()
+        with pytest.raises(RpcError) as err:
+            await h.llm.ask(CallSite(task_id="t3", meta={"max_llm_calls": "ten"}), MSGS, Plan, provider="openai")
+        assert err.value.kind == "invalid_params" and "meta.max_llm_calls" in err.value.message
+        assert fake.requests == []
 
 
 # -- replay ---------------------------------------------------------------------------------

@@ -50,6 +50,10 @@ async def test_set_list_test_remove_over_the_socket(daemon, fake):
         assert fake.requests[-1].headers["x-api-key"] == key and fake.requests[-1].model == "claude-sonnet-4"
         listed = await c.call("providers.list")
         assert [(p["name"], p["model"], p["has_key"]) for p in listed["providers"]] == [("work", "claude-sonnet-4", True)]
+        # but a stored key never follows the provider to another endpoint
+        with pytest.raises(RpcError) as err:
+            await c.call("providers.set", {"name": "work", "kind": "anthropic", "model": "m", "base_url": "https://elsewhere.example"})
+        assert err.value.code == -32602 and "give its api_key again" in err.value.message
         assert key not in json.dumps(listed)
         # bad input says what is wrong
         with pytest.raises(RpcError) as err:

@@ -29,7 +29,13 @@ class Ledger:
 
 def limits_for(meta: dict[str, Any], settings: Any) -> dict[str, float | None]:
     """The task's own limits where its meta names them (null: unlimited), else the settings'."""
-    return {k: meta[k] if k in meta else getattr(settings, k, None) for k in LIMITS}
+    out: dict[str, float | None] = {}
+    for key in LIMITS:
+        value = meta[key] if key in meta else getattr(settings, key, None)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+            raise RpcError.of("invalid_params", f"meta.{key} must be a number >= 0 or null, not {value!r}", budget=key)
+        out[key] = value
+    return out
 
 
 class Budgets:

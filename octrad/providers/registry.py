@@ -207,6 +207,14 @@ class Registry:
         if api_key is msgspec.UNSET:
             old = self._stored.get(name)
             api_key = old.api_key if old is not None else None
+            if api_key and (old.kind, old.base_url) != (kind, base_url):
+                # a stored key is never sent to an endpoint it was not given for
+                raise RpcError.of(
+                    "invalid_params",
+                    f"provider {name!r} changes endpoint ({old.kind} {old.base_url or 'default URL'} -> "
+                    f"{kind} {base_url or 'default URL'}); give its api_key again, or null for none",
+                    provider=name,
+                )
         elif api_key is not None:
             api_key = api_key.strip() or None
         redact.register(api_key)
