@@ -59,7 +59,7 @@ def register(cli: click.Group) -> None:
     @click.option("--api-key-env", metavar="VAR", help="Read the key from this environment variable.")
     @click.option("--api-key-stdin", is_flag=True, help="Read the key from standard input.")
     @click.option("--no-key", is_flag=True, help="Remove a stored key.")
-    @click.option("--timeout", "timeout_s", type=float, metavar="SECONDS", help="Bound on one exchange (default 300).")
+    @click.option("--timeout", "timeout_s", type=float, metavar="SECONDS", help="Bound on one exchange (default 600).")
     @click.option("--structured", type=click.Choice(["json_schema", "json_object", "none"]),
                   help="openai kind: how the schema is sent (default json_schema).")
     @click.pass_obj

@@ -28,7 +28,7 @@ from .types import Completion, CompletionRequest, ProviderConfig
 log = logging.getLogger(__name__)
 
 RETRY_STATUS = {408, 409, 425, 429}
-DEFAULT_TIMEOUT_S = 300.0
+DEFAULT_TIMEOUT_S = 600.0
 CONNECT_TIMEOUT_S = 10.0
 
 

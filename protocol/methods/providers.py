@@ -47,7 +47,7 @@ class SetParams(Params, kw_only=True):
     base_url: Union[str, None] = None
     #: absent: keep the stored key; null: remove it
     api_key: Union[str, None, UnsetType] = UNSET
-    #: bound on one exchange with the provider, seconds (default 300)
+    #: bound on one exchange with the provider, seconds (default 600)
     timeout_s: Union[float, None] = None
     #: openai kind: json_schema (default), json_object or none
     structured: Union[Literal["json_schema", "json_object", "none"], None] = None
