@@ -170,17 +170,26 @@ def octra_env():
         shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, f"rep_{rep.when}", rep)
+
+
 @pytest.fixture
-def daemon(octra_env):
+def daemon(octra_env, request):
     d = DaemonProcess(octra_env).start()
     try:
         yield d
     finally:
-        if d.proc is not None and d.proc.poll() is not None and d.proc.returncode not in (0, -9):
-            # it died on its own: show why (pytest prints this for a failing test)
-            print(f"octrad exited with {d.proc.returncode}\n--- stderr ---\n{d.stderr()[-4000:]}")
+        rep = getattr(request.node, "rep_call", None)
+        if rep is not None and rep.failed:
+            # show the daemon's side of a failure (pytest prints it with the test)
+            code = d.proc.poll() if d.proc is not None else None
+            print(f"octrad exit code: {code}\n--- stderr ---\n{d.stderr()[-4000:]}")
             if octra_env.log_file.exists():
-                print("--- log ---\n" + octra_env.log_file.read_text(errors="replace")[-4000:])
+                print("--- log ---\n" + octra_env.log_file.read_text(errors="replace")[-6000:])
         try:
             d.stop()
         except RuntimeError:

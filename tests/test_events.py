@@ -173,3 +173,22 @@ def test_events_cli_prints_ndjson(daemon):
     lines = [json.loads(l) for l in out.stdout.splitlines()]
     assert [l["seq"] for l in lines] == [26, 27, 28, 29, 30]
     assert lines[0]["kind"] == "agent.log" and lines[0]["data"] == {"i": 26}
+
+
+async def test_cancelled_writers_never_leave_a_transaction_open(tmp_path):
+    """Writes cancelled at any point (tasks cancel each other) leave the database usable."""
+    db = await Database(tmp_path / "octra.db").open()
+    try:
+        for delay in (0, 0.0001, 0.0005, 0.001, 0.002):
+            async with anyio.create_task_group() as tg:
+                for i in range(20):
+                    async def write(i=i):
+                        await db.execute("INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (f"k{i}", "1"))
+                    tg.start_soon(write)
+                await anyio.sleep(delay)
+                tg.cancel_scope.cancel()
+            # the connection is not stuck inside a transaction
+            await db.execute("INSERT INTO settings(key, value) VALUES ('after', '1') ON CONFLICT(key) DO NOTHING")
+        assert await db.scalar("SELECT value FROM settings WHERE key = 'after'") == "1"
+    finally:
+        await db.close()

@@ -1,13 +1,20 @@
 """A git repository per project (gitpython): each worker's files are committed
 with the worker's role as author, so ``git log`` tells who wrote what.
 
-Blocking gitpython calls run in a worker thread.  gitpython starts git with
-the daemon's environment, which holds provider keys; every variable outside
-the children's allow-list is blanked for git, so no secret reaches it.
+Commits of named files are made in-process (gitpython writes the blobs, the
+index and the commit itself), which is several times faster than running
+``git add``/``git commit``; only "everything" commits run git.  Blocking calls
+run in a worker thread.  gitpython starts git with the daemon's environment,
+which holds provider keys: every variable outside the children's allow-list is
+blanked for git, so no secret reaches it.
 """
 
 from __future__ import annotations
 
+import os
+import queue
+import threading
+import time
 from pathlib import Path
 
 import anyio
@@ -24,8 +31,6 @@ def _actor(name: str):
 
 
 def _scrubbed(repo):
-    import os
-
     from ..scaffold.environment import ALLOWED, FIXED
 
     env = {k: "" for k in os.environ if k not in ALLOWED and not k.startswith("GIT_")}
@@ -34,13 +39,15 @@ def _scrubbed(repo):
     return repo
 
 
-def _open(folder: Path):
+def _open(folder: Path, create: bool = True):
     from git import Repo
     from git.exc import InvalidGitRepositoryError, NoSuchPathError
 
     try:
         return _scrubbed(Repo(folder))
     except (InvalidGitRepositoryError, NoSuchPathError):
+        if not create:
+            return None
         folder.mkdir(parents=True, exist_ok=True)
         repo = _scrubbed(Repo.init(folder, initial_branch="main"))
         with repo.config_writer() as cw:
@@ -49,61 +56,177 @@ def _open(folder: Path):
         return repo
 
 
-def _commit(folder: Path, paths: list[str] | None, message: str, author: str) -> str | None:
-    repo = _open(folder)
-    gi = folder / ".gitignore"
-    if not gi.exists() and not repo.head.is_valid():
-        gi.write_text(DEFAULT_GITIGNORE)
-    if paths is None:
-        repo.git.add("-A")
-    else:
-        present = [p for p in paths if (folder / p).exists()]
-        gone = [p for p in paths if not (folder / p).exists()]
-        if present:
-            repo.git.add("--", *present)
-        if gone:
-            repo.git.rm("--cached", "--ignore-unmatch", "-q", "--", *gone)
-        if not repo.head.is_valid() and gi.exists():
-            repo.git.add("--", ".gitignore")
-    if repo.head.is_valid() and not repo.index.diff("HEAD"):
-        return None
-    if not repo.head.is_valid() and not repo.index.entries:
-        return None
-    from git import Actor
+def _differs_from_head(repo, paths: list[str]) -> bool:
+    """Whether the index holds anything for ``paths`` that HEAD does not (no git process)."""
+    if not repo.head.is_valid():
+        return bool(repo.index.entries)
+    tree = repo.head.commit.tree
+    for p in paths:
+        entry = repo.index.entries.get((p, 0))
+        try:
+            blob = tree / p
+        except KeyError:
+            if entry is not None:
+                return True
+            continue
+        if entry is None or entry.binsha != blob.binsha:
+            return True
+    return False
 
-    commit = repo.index.commit(message, author=_actor(author), committer=Actor(*COMMITTER))
-    return commit.hexsha
+
+class ProjectRepo:
+    """One project's repository, opened once for a run (close it afterwards).
+
+    :meth:`record` queues a commit of file contents as they are now and
+    returns at once; a background thread makes the commits in order, from
+    those contents (not from the disk, which may have moved on), so the
+    pipeline never waits for git.  :meth:`flush` waits for the queue.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self._repo = None
+        self._lock = threading.Lock()
+        self._queue: "queue.Queue[tuple | None]" = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def _get(self):
+        if self._repo is None:
+            self._repo = _open(self.folder)
+            gi = self.folder / ".gitignore"
+            if not self._repo.head.is_valid() and not gi.exists():
+                gi.write_text(DEFAULT_GITIGNORE)
+        return self._repo
+
+    # -- queued commits of known contents -----------------------------------
+    def record(self, files: dict[str, bytes | None], message: str, author: str) -> None:
+        """Queue a commit of ``files`` (path -> content, None for a deletion)."""
+        if self._error is not None:
+            raise RuntimeError(f"git commit failed earlier: {self._error}")
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._drain, name=f"git {self.folder.name}", daemon=True)
+            self._thread.start()
+        self._queue.put((dict(files), message, author))
+
+    def _drain(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                if self._error is None:
+                    self._with_retry(self._commit_contents, *item)
+            except BaseException as exc:  # reported by flush()
+                self._error = exc
+            finally:
+                self._queue.task_done()
+
+    @staticmethod
+    def _with_retry(fn, *args):
+        """git in a command a worker runs may hold the index lock a moment: wait for it."""
+        for attempt in range(40):
+            try:
+                return fn(*args)
+            except OSError as exc:
+                if "index.lock" not in str(exc) or attempt == 39:
+                    raise
+                time.sleep(0.05)
+
+    def _commit_contents(self, files: dict[str, bytes | None], message: str, author: str) -> None:
+        from io import BytesIO
+
+        from git import Actor
+        from git.index.typ import BaseIndexEntry
+        from gitdb.base import IStream
+
+        with self._lock:
+            repo = self._get()
+            entries = []
+            if not repo.head.is_valid() and (self.folder / ".gitignore").is_file():
+                files.setdefault(".gitignore", (self.folder / ".gitignore").read_bytes())
+            for path, data in files.items():
+                if data is None:
+                    continue
+                istream = repo.odb.store(IStream("blob", len(data), BytesIO(data)))
+                mode = 0o100755 if data.startswith(b"#!") else 0o100644
+                entries.append(BaseIndexEntry((mode, istream.binsha, 0, path)))
+            if entries:
+                repo.index.add(entries)
+            gone = [p for p, d in files.items() if d is None and (p, 0) in repo.index.entries]
+            if gone:
+                repo.index.remove(gone)
+            repo.index.write()
+            if _differs_from_head(repo, list(files)):
+                repo.index.commit(message, author=_actor(author), committer=Actor(*COMMITTER))
+
+    async def flush(self) -> None:
+        """Wait until every queued commit is made; raise if one failed."""
+        if self._thread is not None:
+            await anyio.to_thread.run_sync(self._queue.join)
+        if self._error is not None:
+            raise RuntimeError(f"git commit failed: {self._error}")
+
+    # -- commits from the disk ----------------------------------------------
+    def _commit(self, paths: list[str] | None, message: str, author: str) -> str | None:
+        from git import Actor
+
+        with self._lock:
+            repo = self._get()
+            if paths is None:
+                repo.git.add("-A")
+                changed = repo.is_dirty(index=True, working_tree=False, untracked_files=False) or not repo.head.is_valid()
+                if not repo.index.entries:
+                    return None
+            else:
+                present = [p for p in paths if (self.folder / p).is_file()]
+                gone = [p for p in paths if not (self.folder / p).exists() and (p, 0) in repo.index.entries]
+                if not repo.head.is_valid() and (self.folder / ".gitignore").is_file():
+                    present.append(".gitignore")
+                if present:
+                    repo.index.add(present)
+                if gone:
+                    repo.index.remove(gone)
+                repo.index.write()
+                changed = _differs_from_head(repo, present + gone)
+            if not changed:
+                return None
+            commit = repo.index.commit(message, author=_actor(author), committer=Actor(*COMMITTER))
+            return commit.hexsha
+
+    async def commit(self, paths: list[str] | None, message: str, author: str) -> str | None:
+        """Commit ``paths`` as they are on disk (None: everything not ignored), after the queue;
+        the new sha, or None when nothing changed."""
+        await self.flush()
+        return await anyio.to_thread.run_sync(self._commit, paths, message, author)
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        if self._repo is not None:
+            self._repo.close()
+            self._repo = None
 
 
 async def commit(folder: Path, paths: list[str] | None, message: str, author: str) -> str | None:
-    """Commit ``paths`` (None: everything not ignored); the new sha, or None when nothing changed."""
-    return await anyio.to_thread.run_sync(_commit, folder, paths, message, author)
-
-
-def _log(folder: Path, limit: int) -> list[dict]:
-    repo = _open(folder)
-    if not repo.head.is_valid():
-        return []
-    return [
-        {"sha": c.hexsha, "author": c.author.name, "message": c.message.strip(), "files": sorted(c.stats.files)}
-        for c in repo.iter_commits(max_count=limit)
-    ]
-
-
-async def log(folder: Path, limit: int = 100) -> list[dict]:
-    """Newest first: sha, author (the agent's role), message, files."""
-    return await anyio.to_thread.run_sync(_log, folder, limit)
+    """A one-off commit (see :meth:`ProjectRepo.commit`)."""
+    repo = ProjectRepo(folder)
+    try:
+        return await repo.commit(paths, message, author)
+    finally:
+        repo.close()
 
 
 def _tracked(folder: Path) -> list[str]:
-    from git import Repo
-    from git.exc import InvalidGitRepositoryError, NoSuchPathError
-
-    try:
-        repo = _scrubbed(Repo(folder))
-    except (InvalidGitRepositoryError, NoSuchPathError):
+    repo = _open(folder, create=False)
+    if repo is None:
         return []
-    return sorted(repo.git.ls_files().splitlines())
+    try:
+        return sorted(repo.git.ls_files().splitlines())
+    finally:
+        repo.close()
 
 
 async def tracked_files(folder: Path) -> list[str]:

@@ -88,7 +88,7 @@ class TaskRun:
         self.d = daemon
         self.store = daemon.tasks.store
         self.task_id = task_id
-        self.git_lock = anyio.Lock()
+        self.repo: gitrepo.ProjectRepo | None = None
 
     # -- set-up -------------------------------------------------------------
     async def load(self) -> None:
@@ -185,9 +185,18 @@ class TaskRun:
                     p.files.pop(path, None)
         return [path for path, changed in accepted if changed]
 
+    def git(self) -> gitrepo.ProjectRepo:
+        if self.repo is None:
+            self.repo = gitrepo.ProjectRepo(self.folder)
+        return self.repo
+
     async def commit(self, paths: list[str] | None, message: str, author: str) -> str | None:
-        async with self.git_lock:
-            return await gitrepo.commit(self.folder, paths, message, author)
+        """Commit files as they are on disk now (after any queued commits)."""
+        return await self.git().commit(paths, message, author)
+
+    def record_commit(self, w: "Worker", team: "Team", paths: list[str], message: str) -> None:
+        """Queue a commit of ``w``'s current contents of ``paths`` (git runs in the background)."""
+        self.git().record({p: w.files[p].encode() for p in paths}, message, f"{w.role} ({team.brief.role})")
 
     # -- commands -----------------------------------------------------------
     async def run_command(self, agent_id: str, command: str) -> dict:
@@ -211,6 +220,13 @@ class TaskRun:
 
     # -- the whole run ------------------------------------------------------
     async def execute(self) -> None:
+        try:
+            await self._execute()
+        finally:
+            if self.repo is not None:
+                self.repo.close()
+
+    async def _execute(self) -> None:
         await self.load()
         await self.prepare_folder()
         await self.store.spawn(self.task_id, self.boss_id, None, "boss", "boss")
@@ -233,6 +249,9 @@ class TaskRun:
         sha = await self.commit(None, "octra: the rest of the project", "octra")
         if sha:
             await self.log(None, f"committed remaining files ({sha[:10]})")
+        if self.repo is not None:  # its git helpers must not outlive the folder
+            self.repo.close()
+            self.repo = None
         await self.status("snapshotting")
         await self.snapshot()
         await self.publish()
@@ -393,7 +412,7 @@ class TaskRun:
         w.done, w.next = out.done, out.next
         await self.save_context(w.agent_id, team.agent_id, out.context)
         if changed:
-            await self.commit(changed, f"{team.brief.role}/{w.role}: {w.brief.description[:60]}", f"{w.role} ({team.brief.role})")
+            self.record_commit(w, team, changed, f"{team.brief.role}/{w.role}: {w.brief.description[:60]}")
         return bool(changed)
 
     def skill_text(self, w: Worker) -> str:
@@ -454,8 +473,7 @@ class TaskRun:
                     )
                     changed = self.take(team, w, await self.write(w.agent_id, fix.files))
                     if changed:
-                        await self.commit(changed, f"{team.brief.role}/{w.role}: fix `{command[:50]}`: {fix.explanation[:60]}",
-                                          f"{w.role} ({team.brief.role})")
+                        self.record_commit(w, team, changed, f"{team.brief.role}/{w.role}: fix `{command[:50]}`: {fix.explanation[:60]}")
                     result = await self.run_command(w.agent_id, command)
                     await self.log(w.agent_id, f"fix {attempt} for `{command}`: exit {result['exit_code']}",
                                    level="info" if result["exit_code"] == 0 else "warning")

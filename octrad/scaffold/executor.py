@@ -349,7 +349,7 @@ def _listing(folder: Path) -> list[str]:
     proc = None
     if (folder / ".git").exists():
         proc = subprocess.run(
-            ["git", "-C", str(folder), "status", "--porcelain", "-z", "--untracked-files=all"],
+            ["git", "--no-optional-locks", "-C", str(folder), "status", "--porcelain", "-z", "--untracked-files=all"],
             capture_output=True, env=child_env({"GIT_CEILING_DIRECTORIES": str(folder.parent)}), check=False,
         )
     if proc is not None and proc.returncode == 0:

@@ -71,7 +71,10 @@ class Database:
         async with self._lock:
             w = self._w
             assert w is not None, "database is closed"
-            await w.execute("BEGIN IMMEDIATE")
+            # shielded: a cancel must not leave BEGIN run in aiosqlite's thread
+            # with nobody here to finish the transaction
+            with anyio.CancelScope(shield=True):
+                await w.execute("BEGIN IMMEDIATE")
             try:
                 yield w
             except BaseException:

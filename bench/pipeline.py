@@ -1,0 +1,83 @@
+"""Pipeline overhead: a whole task against a fake provider that answers every
+call after a fixed delay, against the ideal (the AI steps on the critical path
+times the delay, or the calls divided by the parallel limit, whichever is
+longer).  The ratio is the figure (target: at most 1.10 for the AI phase).
+
+    .venv/bin/python bench/pipeline.py [--delay 0.1]
+
+The AI phase runs from task.create to the Boss's last verdict; the tail
+(final commit, Nix snapshot) is printed on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import anyio
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._daemon import running_daemon  # noqa: E402
+from tests.fakes.ai_script import Script, files, plan, staff  # noqa: E402
+from tests.fakes.providers import FakeProvider  # noqa: E402
+
+
+def script(managers: int, workers: int, delay: float) -> Script:
+    s = Script(
+        plan=lambda a, n: plan(*[(f"team{i}", f"part {i}") for i in range(managers)]),
+        staff=lambda a, n: staff(*[(f"{a.manager}-w{j}", "a file", [f"{a.manager}/w{j}.txt"]) for j in range(workers)]),
+        work=lambda a, n: files((f"{a.manager}/{a.worker}.txt", f"v{2 if a.refine else 1}"), done=a.refine),
+        review=lambda a, n: {"approved": True},
+        validate=lambda a, n: {"approved": True},
+    )
+    s.delay = delay
+    return s
+
+
+async def one(sock: str, fake: FakeProvider, managers: int, workers: int, limit: int, delay: float) -> dict:
+    from octra_protocol.client import connect
+
+    fake.reset()
+    fake.responder = script(managers, workers, delay)
+    async with connect(sock, client="bench") as c:
+        await c.call("providers.set", {"name": "fake", "kind": "openai", "base_url": fake.base_url("openai"),
+                                       "model": "m", "api_key": "sk-bench-key-000000"})
+        await c.call("settings.set", {"max_parallel_llm_calls": limit})
+        t0 = time.perf_counter()
+        tid = (await c.call("task.create", {"description": "bench", "provider": "fake", "meta": {"max_rounds": 2}}))["task_id"]
+        ai_end = None
+        async with c.subscribe(task_id=tid, since_seq=0) as sub:
+            async for ev in sub:
+                if ev.kind == "review.verdict" and ev.data.get("by") == "boss":
+                    ai_end = time.perf_counter()
+                if ev.kind == "task.status" and ev.data.get("status") in ("done", "failed"):
+                    break
+        end = time.perf_counter()
+        task = await c.call("task.get", {"task_id": tid})
+    assert task["status"] == "done", task["error"]
+    calls = task["usage"]["calls"]
+    critical = 6  # plan, staff, round 1, round 2, review, validate
+    waves = critical if limit >= managers * workers else max(critical, math.ceil(calls / limit))
+    return {"calls": calls, "ai": ai_end - t0, "tail": end - ai_end, "ideal": waves * delay}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--delay", type=float, default=0.1)
+    args = ap.parse_args()
+    with FakeProvider() as fake, running_daemon() as (sock, _env):
+        rows = [
+            ("3 managers x 3 workers", *([3, 3, 16])),
+            ("10 managers x 5 workers", *([10, 5, 8])),
+        ]
+        print(f"{'plan':<26}{'limit':>6}{'calls':>7}{'ideal s':>9}{'AI phase s':>12}{'ratio':>7}{'tail s':>8}")
+        for label, m, w, limit in rows:
+            r = anyio.run(one, sock, fake, m, w, limit, args.delay)
+            print(f"{label:<26}{limit:>6}{r['calls']:>7}{r['ideal']:>9.2f}{r['ai']:>12.2f}{r['ai'] / r['ideal']:>7.2f}{r['tail']:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()
