@@ -24,6 +24,8 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+# the packaging tests build a wheel without isolation: setuptools and wheel in the venv
+.venv/bin/python -m pip install -q 'setuptools>=68' wheel
 .venv/bin/python -m pip install -q -e '.[test]'
 
 case "${1:-run}" in

@@ -36,6 +36,15 @@ def serve(socket_, config_file, data_dir, log_dir, log_level) -> None:
     except (ConfigError, StartupError) as exc:
         click.echo(f"octrad: {exc}", err=True)
         sys.exit(1)
+    except BaseExceptionGroup as group:
+        # an area's setup failed inside the daemon's task group (e.g. a malformed skill file)
+        expected = group.subgroup(lambda e: isinstance(e, (ConfigError, StartupError)))
+        if expected is None:
+            raise
+        while isinstance(expected, BaseExceptionGroup):
+            expected = expected.exceptions[0]
+        click.echo(f"octrad: {expected}", err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         pass
 

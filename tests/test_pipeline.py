@@ -375,3 +375,53 @@ async def test_bad_create_params(daemon):
         with pytest.raises(RpcError) as err:
             await c.call("task.get", {"task_id": "tnope"})
         assert err.value.code == -32001
+
+
+# -- knowledge in the prompts --------------------------------------------------
+
+async def test_skill_categories_and_context_from_answers(daemon, fake):
+    prompts = {}
+
+    def section(prompt: str, title: str) -> str:
+        return prompt.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0] if f"## {title}\n" in prompt else ""
+
+    def plan_(ask, n):
+        prompts["plan"] = section(ask.prompt, "Skill catalogue")
+        return plan(("web", "the page"))
+
+    def staff_(ask, n):
+        prompts["staff"] = section(ask.prompt, "Candidate skills")
+        return {"workers": [{"role": "page", "description": "index.html", "files_hint": ["index.html"],
+                             "skills": ["frontend-state", "api-pagination"]},
+                            {"role": "style", "description": "style.css", "files_hint": ["style.css"], "skills": []}]}
+
+    def work(ask, n):
+        if ask.worker == "page":
+            prompts["page"] = ask.prompt
+            return files(("index.html", "<html></html>\n"),
+                         context={"scope": "team", "type": "interface", "content": "the page loads /api/v2/notes"})
+        return files(("style.css", "body{}\n"), context={"scope": "global", "type": "rule", "content": "indent with two spaces"})
+
+    fake.responder = Script(plan=plan_, staff=staff_, work=work, review=lambda a, n: {"approved": True},
+                            validate=lambda a, n: {"approved": True})
+    async with daemon.connect() as c:
+        await use_fake(c, fake)
+        tid = (await c.call("task.create", {"description": "a notes page", "provider": "fake",
+                                            "meta": {"skill_categories": ["frontend"]}}))["task_id"]
+        task = await wait_status(c, tid)
+        assert task["status"] == "done", task["error"]
+        entries = (await c.call("context.list", {"project": task["project_id"], "include_forgotten": True}))["entries"]
+        evs = await events_of(c, tid)
+    # the Boss and the managers see only the chosen category
+    assert "(Frontend)" in prompts["plan"] and "(Backend)" not in prompts["plan"]
+    assert prompts["staff"] and "(Backend)" not in prompts["staff"]
+    # the worker gets the chosen fragment of that category, not the other one
+    skills = section(prompts["page"], "Skills")
+    assert "Client state and server data" in skills and "Pagination of list endpoints" not in skills
+    # answers' context: saved with its scope; the team's entry retired when its manager finished
+    by_content = {e["content"]: e for e in entries}
+    rule = by_content["indent with two spaces"]
+    assert rule["scope"] == "global" and rule["type"] == "rule" and not rule["forgotten"]
+    note = by_content["the page loads /api/v2/notes"]
+    assert note["scope"] == "team" and note["target"] == f"{tid}-m1" and note["forgotten"]
+    assert sum(1 for e in evs if e.kind == "context.saved") == 2

@@ -86,7 +86,7 @@ class OfflineBuild:
         await r.store.spawn(r.task_id, wid, mid, "worker", "toolchain")
         name = r.project_name
         missing = [t for t in g.tools if shutil.which(t) is None]
-        already = any((r.folder / d).exists() for d in g.detect if "*" not in d)
+        already = g.detected_in(r.folder, name)
         scaffolded = False
         if already:
             await r.log(wid, f"the project already has {', '.join(g.detect)}; not scaffolding again")

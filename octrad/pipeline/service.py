@@ -126,6 +126,9 @@ class TaskService:
                 await self.store.set_status(task_id, "done")
             else:
                 await self.store.set_status(task_id, final, error)
+            llm = getattr(self.d, "llm", None)
+            if llm is not None:
+                llm.budgets.forget(task_id)
             if final != "interrupted":
                 usage = await self.store.usage(task_id)
                 await self.d.bus.publish("task.finished", {"status": final, "error": error, "usage": usage}, task_id=task_id)
@@ -243,12 +246,14 @@ class TaskService:
         last_seq = await self.d.db.scalar("SELECT COALESCE(MAX(seq), 0) FROM events WHERE task_id = ?", (task_id,))
         row = await self.store.row(task_id)
         folder = Path(row["project_path"])
+        files: list[str] = []
         if folder.is_dir():
-            files = await gitrepo.tracked_files(folder) or list_files(folder)
-        elif row["store_path"] and os.path.isdir(row["store_path"]):
+            try:
+                files = await gitrepo.tracked_files(folder) or list_files(folder)
+            except Exception:  # the folder went (snapshotted) while we looked
+                files = []
+        if not files and row["store_path"] and os.path.isdir(row["store_path"]):
             files = list_files(Path(row["store_path"]))
-        else:
-            files = []
         dec = msgspec.json.decode
         return {
             "task_id": row["id"], "project_id": row["project_id"], "project": row["project_name"],
