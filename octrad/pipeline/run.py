@@ -109,6 +109,8 @@ class TaskRun:
         self.categories: list[str] | None = list(cats) if cats else None
         self.boss_id = f"{self.task_id}-boss"
         self.settings = await self.d.settings.get()
+        #: what the Boss is told about a GitHub issue (set by the GitHub service's prepare)
+        self.issue_text = ""
 
     async def status(self, status: str, **data: Any) -> None:
         await self.store.set_status(self.task_id, status, **data)
@@ -121,7 +123,12 @@ class TaskRun:
         await self.log(None, text, level="note")
 
     async def prepare_folder(self) -> None:
-        """The project's working folder: as left, or restored from its latest snapshot."""
+        """The project's working folder: as left, or restored from its latest snapshot
+        (an issue's repository is cloned or updated by the GitHub service)."""
+        gh = getattr(self.d, "github", None)
+        if gh is not None and gh.issue_url(self) is not None:
+            await gh.prepare(self)
+            return
         if not self.folder.exists():
             snaps = getattr(self.d, "snapshots", None)
             latest = await snaps.latest_for_project(self.project_id) if snaps else None
@@ -271,12 +278,18 @@ class TaskRun:
         await self.store.update(self.task_id, store_path=info.store_path)
 
     async def publish(self) -> None:
+        """Hand the result to GitHub when the task or the settings ask for it."""
+        gh = getattr(self.d, "github", None)
+        if gh is not None:
+            if gh.wants_publish(self):
+                await self.status("publishing")
+                await gh.publish(self)
+            return
         wants = bool(self.row["issue_url"]) or any(
             self.meta.get(k, getattr(self.settings, k, False)) for k in ("publish_repositories", "create_pull_requests")
         )
         if wants:
-            await self.status("publishing")
-            await self.note("GitHub publishing is not available in this version of octrad: nothing left this machine")
+            await self.note("GitHub publishing is not available in this daemon: nothing left this machine")
 
     # -- planning -----------------------------------------------------------
     async def plan_gate(self, planner) -> Plan:
@@ -326,7 +339,7 @@ class TaskRun:
         messages = prompts.plan(
             self.description, stack=self.stack, catalog=catalog, guides=guide_list,
             context=await self.context_block(self.boss_id), feedback=feedback, answers=answers,
-            existing_files=list_files(self.folder, 300),
+            existing_files=list_files(self.folder, 300), issue=self.issue_text,
         )
         plan = await self.ask(self.boss_id, "boss", step, messages, Plan)
         await self.save_context(self.boss_id, None, plan.context)

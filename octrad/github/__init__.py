@@ -1,0 +1,1 @@
+"""GitHub: issues in, repositories and pull requests out."""
