@@ -33,6 +33,12 @@ MIGRATIONS: list[str] = [
         store_path TEXT,
         repo_url TEXT,
         pull_request_url TEXT,
+        github_repo TEXT,
+        github_issue INTEGER,
+        github_branch TEXT,
+        github_fork TEXT,
+        github_pr INTEGER,
+        github TEXT,
         questions TEXT NOT NULL DEFAULT '[]',
         notes TEXT NOT NULL DEFAULT '[]',
         created_at REAL NOT NULL,
@@ -119,6 +125,11 @@ MIGRATIONS: list[str] = [
     CREATE TABLE settings (
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
+    );
+    CREATE TABLE credentials (
+        name TEXT PRIMARY KEY,
+        secret TEXT NOT NULL,
+        updated_at REAL NOT NULL
     );
     CREATE TABLE providers (
         name TEXT PRIMARY KEY,
