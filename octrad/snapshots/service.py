@@ -105,8 +105,8 @@ class SnapshotService:
         recorded = False
         try:
             try:
-                paths, dirs = await anyio.to_thread.run_sync(tree.select, folder)
-                entries, size = await anyio.to_thread.run_sync(tree.stage, folder, staged, paths, dirs)
+                selected = await anyio.to_thread.run_sync(tree.select, folder)
+                entries, size = await anyio.to_thread.run_sync(tree.stage, folder, staged, *selected)
                 store_path, stored = await self._add_and_root(staged, root, (entries, size))
             except tree.TreeError as exc:
                 raise self._fail(folder, str(exc))

@@ -27,7 +27,7 @@ _KINDS = {
     stat.S_IFCHR: "a character device",
     stat.S_IFBLK: "a block device",
 }
-#: not copied from .git: rebuilt (index) or transient
+#: left out of .git: rebuilt (index) or transient
 _GIT_SKIP = {"index", "index.lock", "HEAD.lock", "gc.pid", "gc.log"}
 
 
@@ -39,11 +39,13 @@ def _git(folder: Path, *args: str, env: dict | None = None) -> subprocess.Comple
     return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, env=child_env(env), check=False)
 
 
-def select(folder: Path) -> tuple[list[str], list[str]]:
-    """What belongs in the snapshot: relative paths of files and symlinks, and
-    of folders to create even when empty (``.git``'s, or all without git)."""
+def select(folder: Path) -> tuple[list[str], list[str], bool]:
+    """What belongs in the snapshot: relative paths of files and symlinks,
+    folders to create even when empty, and whether ``.git`` goes in (whole,
+    but for its index)."""
     if not (folder / ".git").is_dir():
-        return _walk(folder, "")
+        files, dirs = _walk(folder, "")
+        return files, dirs, False
     proc = _git(folder, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
     if proc.returncode != 0:
         raise TreeError(f"git ls-files failed in {folder}: {proc.stderr.decode(errors='replace').strip()}")
@@ -58,9 +60,7 @@ def select(folder: Path) -> tuple[list[str], list[str]]:
             dirs += subdirs
         else:
             chosen[rel] = None
-    files, git_dirs = _walk(folder, ".git")
-    chosen.update(dict.fromkeys(f for f in files if f[5:] not in _GIT_SKIP))
-    return list(chosen), dirs + git_dirs
+    return list(chosen), dirs, True
 
 
 def _walk(root: Path, rel: str) -> tuple[list[str], list[str]]:
@@ -80,22 +80,34 @@ def _walk(root: Path, rel: str) -> tuple[list[str], list[str]]:
     return files, dirs
 
 
-def stage(folder: Path, tree: Path, paths: list[str], dirs: list[str] = ()) -> tuple[int, int]:
+def stage(folder: Path, tree: Path, paths: list[str], dirs: list[str] = (), with_git: bool = False) -> tuple[int, int]:
     """Link (or copy) ``paths`` from ``folder`` into the new folder ``tree``,
-    creating ``dirs`` too; returns (entries, bytes).  Special files are refused
-    with their name."""
+    creating ``dirs`` too, and ``.git`` when ``with_git``; returns (entries,
+    bytes).  Special files are refused with their name."""
     tree.mkdir()
+    if with_git:
+        _link_tree(folder / ".git", tree / ".git")
+        for name in _GIT_SKIP:
+            (tree / ".git" / name).unlink(missing_ok=True)
     made: set[str] = set()
     for d in dirs:
         os.makedirs(tree / d, exist_ok=True)
         made.add(d)
     entries = size = 0
-    for rel in paths:
+    paths = list(paths)
+    for rel in paths:  # (grows while iterating when a submodule is expanded)
         src = folder / rel
         try:
             st = os.lstat(src)
         except FileNotFoundError:
             continue  # tracked but deleted from disk
+        if stat.S_ISDIR(st.st_mode):  # a submodule git lists as one entry: taken whole
+            files, subdirs = _walk(folder, rel)
+            paths.extend(files)
+            for d in subdirs:
+                os.makedirs(tree / d, exist_ok=True)
+                made.add(d)
+            continue
         kind = _KINDS.get(stat.S_IFMT(st.st_mode))
         if kind:
             raise TreeError(f"{src} is {kind}; a snapshot can hold only files, folders and symlinks")
@@ -114,13 +126,23 @@ def stage(folder: Path, tree: Path, paths: list[str], dirs: list[str] = ()) -> t
         entries += 1
         if not stat.S_ISLNK(st.st_mode):
             size += st.st_size
-    if (tree / ".git").is_dir():
+    if with_git:
         _fresh_index(tree)
-        idx = tree / ".git" / "index"
-        if idx.exists():
-            entries += 1
-            size += idx.stat().st_size
+        git_entries, git_bytes = count(tree / ".git")
+        entries += git_entries
+        size += git_bytes
     return entries, size
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    """Hard-link a whole folder (``cp -al``: one process, no data copied); copy across file systems."""
+    env = child_env()
+    proc = subprocess.run(["cp", "-al", str(src), str(dst)], capture_output=True, env=env)
+    if proc.returncode != 0:
+        shutil.rmtree(dst, ignore_errors=True)
+        proc = subprocess.run(["cp", "-a", str(src), str(dst)], capture_output=True, env=env)
+        if proc.returncode != 0:
+            raise TreeError(f"cannot copy {src}: {proc.stderr.decode(errors='replace').strip()}")
 
 
 def _fresh_index(tree: Path) -> None:
