@@ -141,7 +141,9 @@ async def test_bwrap_allows_writes_only_in_the_project(projects, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     (data / "octra.db").write_text("provider keys live here")
-    ex = executor(projects, "bwrap", hide=[data, Path.home()])
+    config = outside / "config.toml"  # outside /tmp, so only the masking keeps it from the command
+    config.write_text('[providers.x]\napi_key = "in the config"\n')
+    ex = executor(projects, "bwrap", hide=[data, Path.home(), config])
     res = await ex.run(f"touch inside.txt && echo ok > {outside}/escape.txt", projects / "demo")
     assert res.sandbox == "bwrap"
     assert res.exit_code != 0 and "Read-only file system" in res.output_tail
@@ -152,9 +154,12 @@ async def test_bwrap_allows_writes_only_in_the_project(projects, tmp_path):
         res = await ex.run(f"echo x > {target}", projects / "demo")
         assert res.exit_code != 0, target
         assert not target.exists(), target
-    request_cleanup()
     res = await ex.run(f"cat {data}/octra.db", projects / "demo")
     assert res.exit_code != 0 and "provider keys" not in res.output_tail
+    res = await ex.run(f"cat {config}; echo x > {config}", projects / "demo")
+    assert "in the config" not in res.output_tail and res.exit_code != 0
+    assert "in the config" in config.read_text()
+    request_cleanup()
     (projects / "other").mkdir()
     (projects / "other" / "secret.txt").write_text("another project's file")
     res = await ex.run(f"cat {projects}/other/secret.txt", projects / "demo")
@@ -170,7 +175,15 @@ async def test_bwrap_network_only_when_needed_and_allowed(projects):
     server.bind(("127.0.0.1", 0))
     server.listen(8)
     port = server.getsockname()[1]
-    threading.Thread(target=lambda: [server.accept()[0].close() for _ in range(8)], daemon=True).start()
+
+    def serve():
+        try:
+            while True:
+                server.accept()[0].close()
+        except OSError:  # closed at the end of the test
+            pass
+
+    threading.Thread(target=serve, daemon=True).start()
     code = f"import socket; socket.create_connection(('127.0.0.1', {port}), 3); print('CONNECTED')"
     argv = [sys.executable, "-c", code]
     try:

@@ -376,8 +376,8 @@ def _listing(folder: Path) -> list[str]:
 
 async def executor_for(daemon: Any, *, publish: Publish | None = None, output_cap: int = DEFAULT_OUTPUT_CAP) -> Executor:
     """An executor with the daemon's current settings, its projects folder, and
-    the folders a sandboxed command must not see: Octra's data (the database
-    holds provider keys), config and logs, and the user's home."""
+    what a sandboxed command must not see: Octra's data (the database holds
+    provider keys), config file and logs, and the user's home."""
     cfg = daemon.config
-    hide = [Path(cfg.data_dir), Path(cfg.config_file).parent, Path(cfg.log_dir), Path.home()]
+    hide = [Path(cfg.data_dir), Path(cfg.config_file), Path(cfg.log_dir), Path.home()]
     return Executor(await daemon.settings.get(), projects_dir=cfg.projects_dir, hide=hide, publish=publish, output_cap=output_cap)

@@ -71,8 +71,8 @@ def wrap(
 ) -> Wrapped:
     """``argv`` run by bubblewrap with only ``project`` writable.
 
-    ``hide`` folders (Octra's data, config and logs, the user's home) are covered
-    by empty read-only tmpfs mounts; the toolchains on ``PATH`` that live under a hidden
+    ``hide`` folders (Octra's data and logs, the user's home) are covered by
+    empty read-only tmpfs mounts, ``hide`` files (config.toml) by /dev/null; the toolchains on ``PATH`` that live under a hidden
     folder (``~/.cargo/bin``, ``~/.pyenv/shims``...) are mounted back read-only.
     """
     _, exe = probe()
@@ -87,6 +87,9 @@ def wrap(
             hidden.append(h)
     for h in hidden:
         args += ["--tmpfs", str(h)]
+    for f in {Path(f) for f in hide if f and Path(f).is_file()}:
+        if not any(_inside(f, h) for h in hidden) and not _inside(f, project):
+            args += ["--ro-bind", "/dev/null", str(f)]  # a hidden file reads as empty
     back: list[Path] = []
     new_env = dict(env)
     real_home = Path(env.get("HOME", "")) if env.get("HOME") else None
