@@ -243,6 +243,8 @@ class TaskService:
         return tid
 
     async def get(self, task_id: str) -> dict:
+        from ..github.service import task_github
+
         last_seq = await self.d.db.scalar("SELECT COALESCE(MAX(seq), 0) FROM events WHERE task_id = ?", (task_id,))
         row = await self.store.row(task_id)
         folder = Path(row["project_path"])
@@ -265,6 +267,7 @@ class TaskService:
             "files": files,
             "usage": await self.store.usage(task_id),
             "store_path": row["store_path"], "repo_url": row["repo_url"], "pull_request_url": row["pull_request_url"],
+            "github": task_github(row),
             "error": dec(row["error"]) if row["error"] else None,
             "notes": dec(row["notes"] or "[]"),
             "meta": dec(row["meta"] or "{}"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal, Union
 
 from ._base import EmptyResult, Method, Params, Result
+from .github import TaskGitHub
 
 TaskStatus = Literal[
     "queued",
@@ -110,6 +111,8 @@ class Task(Result, kw_only=True):
     store_path: Union[str, None]
     repo_url: Union[str, None]
     pull_request_url: Union[str, None]
+    #: what the task did on GitHub: repository, issue, branch, fork, pull request (null: nothing)
+    github: Union[TaskGitHub, None] = None
     error: Union[TaskError, None]
     #: plain remarks for the user, e.g. "no AI was used (offline provider)"
     notes: list[str] = []

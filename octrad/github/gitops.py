@@ -1,0 +1,204 @@
+"""git for GitHub work: clone, fetch and push with the token, branches and
+remotes with gitpython.
+
+The token reaches git only for the one network command that needs it, through
+a credential helper that reads a private file (0600, in a 0700 folder, removed
+right after).  It is never in a remote URL, ``.git/config``, the command line
+or git's environment, which is built by ``child_env`` (an allow-list), not
+inherited from the daemon.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import anyio
+
+from ..redact import redact
+from ..scaffold.environment import ALLOWED, FIXED, child_env
+
+COMMITTER = ("Octra", "octra@localhost")
+_DENIED = re.compile(r"(returned error: 403|\b403\b.*forbidden|permission to .* denied|permission denied|"
+                     r"write access to repository not granted|protected branch)", re.I)
+_AUTH = re.compile(r"(returned error: 401|authentication failed|could not read username)", re.I)
+
+
+class GitFailed(Exception):
+    def __init__(self, what: str, code: int, output: str):
+        self.what = what
+        self.code = code
+        self.output = redact(output.strip())[-2000:]
+        super().__init__(f"{what} failed (exit {code}): {self.output[-600:]}")
+
+    @property
+    def denied(self) -> bool:
+        """The remote refused us (403, no write access, protected branch)."""
+        return bool(_DENIED.search(self.output))
+
+    @property
+    def unauthenticated(self) -> bool:
+        return bool(_AUTH.search(self.output))
+
+
+@contextmanager
+def credentials(token: str | None, tmp_root: Path) -> Iterator[list[str]]:
+    """``git -c`` options that hand ``token`` to git for one command."""
+    if not token:
+        yield ["-c", "credential.helper="]
+        return
+    tmp_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder = Path(tempfile.mkdtemp(prefix="cred-", dir=tmp_root))
+    try:
+        path = folder / "credential"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"username=x-access-token\npassword={token}\n")
+        helper = f"!f() {{ test \"$1\" = get && cat '{path}'; }}; f"
+        yield ["-c", "credential.helper=", "-c", f"credential.helper={helper}", "-c", "credential.interactive=false"]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def git_env() -> dict[str, str]:
+    """The environment of every git Octra starts for GitHub work."""
+    return child_env({"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never", "LC_ALL": "C", "LANGUAGE": "C"})
+
+
+async def run_git(args: list[str], *, cwd: Path | None, token: str | None, tmp_root: Path, what: str,
+                  timeout: float = 600.0) -> str:
+    """Run one git network command with the token; its output, or GitFailed."""
+    with credentials(token, tmp_root) as opts:
+        cmd = ["git", *opts, *args]
+        with anyio.move_on_after(timeout) as scope:
+            proc = await anyio.run_process(cmd, cwd=str(cwd) if cwd else None, env=git_env(), check=False,
+                                           stdin=None)
+        if scope.cancelled_caught:
+            raise GitFailed(what, -1, f"timed out after {timeout:g} s")
+    out = (proc.stdout or b"").decode(errors="replace") + (proc.stderr or b"").decode(errors="replace")
+    if proc.returncode != 0:
+        raise GitFailed(what, proc.returncode, out)
+    return redact(out)
+
+
+# -- local repository work (gitpython) ------------------------------------------
+
+def open_repo(folder: Path):
+    """A gitpython Repo whose git runs see none of the daemon's secrets."""
+    from git import Repo
+
+    repo = Repo(folder)
+    env = {k: "" for k in os.environ if k not in ALLOWED and not k.startswith("GIT_")}
+    env.update(FIXED)
+    repo.git.update_environment(**env)
+    return repo
+
+
+def _setup_clone(folder: Path, remotes: dict[str, str]) -> None:
+    repo = open_repo(folder)
+    try:
+        with repo.config_writer() as cw:
+            cw.set_value("user", "name", COMMITTER[0])
+            cw.set_value("user", "email", COMMITTER[1])
+        for name, url in remotes.items():
+            names = [r.name for r in repo.remotes]
+            if name in names:
+                repo.git.remote("set-url", name, url)
+            else:
+                repo.git.remote("add", name, url)
+    finally:
+        repo.close()
+
+
+async def setup_clone(folder: Path, remotes: dict[str, str]) -> None:
+    """Committer identity and remotes (URLs as the API gave them, no credentials)."""
+    await anyio.to_thread.run_sync(_setup_clone, folder, remotes)
+
+
+def _checkout_branch(folder: Path, branch: str, base: str) -> bool:
+    """Check out ``branch`` (made from ``base`` when new); True when it was new."""
+    repo = open_repo(folder)
+    try:
+        if branch in [h.name for h in repo.heads]:
+            repo.git.checkout(branch)
+            return False
+        repo.git.checkout("--no-track", "-b", branch, base)
+        return True
+    finally:
+        repo.close()
+
+
+async def checkout_branch(folder: Path, branch: str, base: str) -> bool:
+    return await anyio.to_thread.run_sync(_checkout_branch, folder, branch, base)
+
+
+def _merge(folder: Path, ref: str) -> str | None:
+    """Merge ``ref`` into the current branch; None when done, else why not (the merge is undone)."""
+    from git.exc import GitCommandError
+
+    repo = open_repo(folder)
+    try:
+        try:
+            repo.git.merge("--no-edit", ref)
+            return None
+        except GitCommandError as exc:
+            try:
+                repo.git.merge("--abort")
+            except GitCommandError:
+                pass
+            return redact(str(exc.stdout or exc.stderr or exc))[-400:]
+    finally:
+        repo.close()
+
+
+async def merge(folder: Path, ref: str) -> str | None:
+    return await anyio.to_thread.run_sync(_merge, folder, ref)
+
+
+def _remote_url(folder: Path, name: str) -> str | None:
+    repo = open_repo(folder)
+    try:
+        for r in repo.remotes:
+            if r.name == name:
+                return r.url
+        return None
+    finally:
+        repo.close()
+
+
+async def remote_url(folder: Path, name: str) -> str | None:
+    return await anyio.to_thread.run_sync(_remote_url, folder, name)
+
+
+def _head(folder: Path) -> tuple[str | None, str | None]:
+    repo = open_repo(folder)
+    try:
+        if not repo.head.is_valid():
+            return None, None
+        branch = None if repo.head.is_detached else repo.active_branch.name
+        return branch, repo.head.commit.hexsha
+    finally:
+        repo.close()
+
+
+async def head(folder: Path) -> tuple[str | None, str | None]:
+    """(current branch, HEAD sha); (None, None) in a repository without commits."""
+    return await anyio.to_thread.run_sync(_head, folder)
+
+
+def _has_ref(folder: Path, ref: str) -> bool:
+    repo = open_repo(folder)
+    try:
+        return any(r.path == ref for r in repo.refs)
+    finally:
+        repo.close()
+
+
+async def has_ref(folder: Path, ref: str) -> bool:
+    """Whether the full ref name (e.g. refs/remotes/fork/octra/issue-3) exists."""
+    return await anyio.to_thread.run_sync(_has_ref, folder, ref)
