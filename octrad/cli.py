@@ -49,5 +49,31 @@ def serve(socket_, config_file, data_dir, log_dir, log_level) -> None:
         pass
 
 
+@cli.command("install-service")
+@click.option("--user", "user", is_flag=True, default=True, help="Install for this user (systemd --user; the only mode).")
+@click.option("--dest", metavar="DIR", help="Write the units here instead of ~/.config/systemd/user.")
+@click.option("--exec", "exec_path", metavar="PATH", help="The octrad to run (default: this one).")
+def install_service(user: bool, dest: str | None, exec_path: str | None) -> None:
+    """Write octrad.service and octrad.socket (systemd user units) and say how to enable them."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    from .systemd import service_unit, socket_unit
+
+    exe = exec_path or shutil.which("octrad") or os.path.abspath(sys.argv[0])
+    if not os.path.isabs(exe) or not os.access(exe, os.X_OK):
+        click.echo(f"octrad: cannot find an executable octrad (got {exe!r}); pass --exec PATH", err=True)
+        sys.exit(1)
+    folder = Path(dest).expanduser() if dest else Path.home() / ".config" / "systemd" / "user"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "octrad.service").write_text(service_unit(exe))
+    (folder / "octrad.socket").write_text(socket_unit())
+    click.echo(f"wrote {folder / 'octrad.service'} and {folder / 'octrad.socket'}")
+    click.echo("enable with:\n  systemctl --user daemon-reload\n  systemctl --user enable --now octrad.socket"
+               "\n(or start the daemon itself at login: systemctl --user enable --now octrad.service)")
+    click.echo("provider keys go in ~/.config/octra/env as KEY=value lines (chmod 600)")
+
+
 def main() -> None:
     cli()

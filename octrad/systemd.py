@@ -42,3 +42,42 @@ def listen_fds(unset: bool = True) -> list[socket.socket]:
         os.set_inheritable(fd, False)
         socks.append(socket.socket(fileno=fd))
     return socks
+
+
+# -- unit files ------------------------------------------------------------
+
+def service_unit(exec_path: str) -> str:
+    """The user service: Type=notify, restarted on failure; keys from an env file."""
+    return f"""# octrad as a systemd user service (written by `octrad install-service`)
+[Unit]
+Description=Octra daemon (multi-agent AI orchestrator)
+Documentation=man:octrad(1)
+After=octrad.socket
+
+[Service]
+Type=notify
+ExecStart={exec_path} serve
+Restart=on-failure
+RestartSec=2
+# provider keys and GITHUB_TOKEN as KEY=value lines; never in this file
+EnvironmentFile=-%h/.config/octra/env
+
+[Install]
+WantedBy=default.target
+"""
+
+
+def socket_unit() -> str:
+    """The socket unit: systemd listens and starts octrad on the first connection."""
+    return """# the socket of octrad for socket activation (written by `octrad install-service`)
+[Unit]
+Description=Octra daemon socket
+
+[Socket]
+ListenStream=%t/octra/octrad.sock
+SocketMode=0600
+DirectoryMode=0700
+
+[Install]
+WantedBy=sockets.target
+"""
