@@ -27,5 +27,12 @@
       overlays.default = final: prev: {
         octra = final.callPackage ./nix/package.nix { };
       };
+
+      nixosModules.octra-orchestrator = import ./nix/nixos-module.nix;
+      nixosModules.default = self.nixosModules.octra-orchestrator;
+
+      homeModules.default = import ./nix/home-module.nix;
+      # the older name home-manager users look for
+      homeManagerModules = self.homeModules;
     };
 }
