@@ -19,6 +19,8 @@ import httpx
 
 from octra_protocol.errors import CODES, RpcError
 
+from ..redact import redact
+
 log = logging.getLogger(__name__)
 
 API_VERSION = "2022-11-28"
@@ -30,7 +32,8 @@ class GitHubError(RpcError):
     """A failed GitHub call: ``status`` is the HTTP status (0: no answer)."""
 
     def __init__(self, kind: str, message: str, status: int, **data: Any):
-        super().__init__(CODES[kind], message, {"kind": kind, "service": "github", "status": status, **data})
+        # GitHub's own words are quoted, and they may quote the request: masked before anything keeps them
+        super().__init__(CODES[kind], redact(message), {"kind": kind, "service": "github", "status": status, **data})
         self.status = status
 
 
