@@ -71,6 +71,15 @@ async def test_publish_creates_a_repository_and_pushes(daemon, gh):
                           "pull_request_url": None, "pull_request_number": None, "branch": "main", "fork": None,
                           "created_repository": True}]
     assert [e.data["status"] for e in evs if e.kind == "task.status"][-2:] == ["publishing", "done"]
+    # a follow-up on the project pushes to the same repository (not a new one)
+    first_sha = gh.branch_sha("octra-bot/tiny-zig", "main")
+    async with daemon.connect() as c:
+        follow = await c.call("task.message", {"task_id": task["task_id"], "content": "add a hello.txt"})
+        again = await wait_status(c, follow["task_id"], timeout=90)
+    assert again["status"] == "done", again["error"]
+    assert len(gh.calls("POST", "/user/repos")) == 1 and again["repo_url"] == task["repo_url"]
+    assert gh.branch_sha("octra-bot/tiny-zig", "main") is not None
+    assert git_in(bare, "merge-base", "--is-ancestor", first_sha, gh.branch_sha("octra-bot/tiny-zig", "main")) == ""
 
 
 # -- an issue, with write access ---------------------------------------------------
@@ -156,6 +165,7 @@ async def test_repeat_run_reuses_the_fork_and_shows_only_new_comments(daemon, gh
 
             before = len(gh.requests)
             gh.add_comment("acme/widget", 3, "alice", "NEW-COMMENT: say 'again' too.")
+            gh.commit_upstream("acme/widget", {"UPSTREAM.md": "meanwhile upstream\n"})
             ai.requests.clear()
             second = await c.call("task.create", {"description": "second pass on the issue", "provider": "fake",
                                                   "issue_url": ISSUE, "meta": {"create_pull_requests": True}})
@@ -182,6 +192,10 @@ async def test_repeat_run_reuses_the_fork_and_shows_only_new_comments(daemon, gh
     assert gh.read_file("octra-bot/widget", "octra/issue-3", "NOTES.md") == "first run\n"
     log = git_in(fork_bare, "log", "--format=%s", "octra/issue-3")
     assert log.count("docs/writer") == 2
+    # upstream's new work was merged into the branch, and the fork synced again
+    assert gh.read_file("octra-bot/widget", "octra/issue-3", "UPSTREAM.md") == "meanwhile upstream\n"
+    assert [r for r in run2 if r.path == "/repos/octra-bot/widget/merge-upstream"]
+    assert gh.branch_sha("octra-bot/widget", "main") == gh.branch_sha("acme/widget", "main")
 
 
 # -- the toggles -------------------------------------------------------------------

@@ -231,9 +231,10 @@ class GitHubService:
             remotes["fork"] = state["fork_clone_url"]
         fresh = False
         if folder.is_dir() and any(folder.iterdir()):
-            if not (folder / ".git").exists():
-                raise RpcError.of("conflict", f"the project folder {folder} holds files but no git repository; "
-                                              f"use another project for {ref.url}")
+            origin = await gitops.remote_url(folder, "origin") if (folder / ".git").exists() else None
+            if origin != state["clone_url"]:
+                raise RpcError.of("conflict", f"the project folder {folder} holds something other than a clone of "
+                                              f"{state['repo']}; use another project for {ref.url}")
         else:
             snap_task = await self.latest_issue_snapshot(ref.url, run.task_id)
             snaps = getattr(self.d, "snapshots", None)
