@@ -26,8 +26,8 @@ def parse_meta(pairs: tuple[str, ...]) -> dict[str, Any]:
     return meta
 
 
-async def follow(client, task_id: str, as_json: bool) -> dict:
-    """Print the task's events (its history, then live ones) until it stops; return the task."""
+async def follow(client, task_id: str, as_json: bool, since: int = 0) -> dict:
+    """Print the task's events after ``since`` (its history, then live ones) until it stops; return the task."""
     from contextlib import nullcontext
 
     import anyio
@@ -38,7 +38,7 @@ async def follow(client, task_id: str, as_json: bool) -> dict:
 
     names = AgentNames()
     seen = 0
-    async with client.subscribe(task_id=task_id, since_seq=0) as sub:
+    async with client.subscribe(task_id=task_id, since_seq=since) as sub:
         task = await client.call("task.get", {"task_id": task_id})
         history_end = task.get("last_seq", 0)
         stopped = task["status"] in STOP_STATES
@@ -61,6 +61,10 @@ async def follow(client, task_id: str, as_json: bool) -> dict:
             if ev.kind == "task.status" and (ev.data or {}).get("status") in STOP_STATES and ev.seq > history_end:
                 break
     return await client.call("task.get", {"task_id": task_id})
+
+
+async def last_seq(client, task_id: str) -> int:
+    return (await client.call("task.get", {"task_id": task_id})).get("last_seq", 0)
 
 
 def msgspec_dict(ev) -> dict:
@@ -183,8 +187,9 @@ def register(cli: click.Group) -> None:
         @click.pass_obj
         def cmd(opts: Options, task_id, wait) -> None:
             async def body(client):
+                since = await last_seq(client, task_id)
                 await client.call(method, {"task_id": task_id})
-                return await follow(client, task_id, opts.json) if wait else None
+                return await follow(client, task_id, opts.json, since) if wait else None
 
             task = run(opts, body)
             if task is not None:
@@ -210,8 +215,9 @@ def register(cli: click.Group) -> None:
             params["feedback"] = feedback
 
         async def body(client):
+            since = await last_seq(client, task_id)
             await client.call("task.approve", params)
-            return await follow(client, task_id, opts.json) if wait else None
+            return await follow(client, task_id, opts.json, since) if wait else None
 
         task = run(opts, body)
         if task is not None:
@@ -228,8 +234,11 @@ def register(cli: click.Group) -> None:
         """Answer a task's questions, or follow up on a finished task (a new run on its project)."""
 
         async def body(client):
+            since = await last_seq(client, task_id)
             res = await client.call("task.message", {"task_id": task_id, "content": text})
-            return res, (await follow(client, res["task_id"], opts.json) if wait else None)
+            # a follow-up is a new task: all of its events are news
+            after = since if res["task_id"] == task_id else 0
+            return res, (await follow(client, res["task_id"], opts.json, after) if wait else None)
 
         res, task = run(opts, body)
         if task is not None:

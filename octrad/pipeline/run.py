@@ -312,8 +312,9 @@ class TaskRun:
                 continue
             if not plan.managers:
                 raise RpcError.of("provider_error", "the plan names no managers and asks no questions")
-            await self.store.update(self.task_id, plan=msgspec.to_builtins(plan), questions=[],
-                                    stack=self.stack or plan.tech_stack or None)
+            stack = self.stack or plan.tech_stack or None
+            await self.store.update(self.task_id, plan=msgspec.to_builtins(plan), questions=[], stack=stack)
+            await self.d.db.execute("UPDATE projects SET stack = COALESCE(stack, ?) WHERE id = ?", (stack, self.project_id))
             if self.meta.get("approve_plan"):
                 approval = await self.store.step(self.task_id, f"approval.{rev}")
                 if approval is None:
