@@ -144,6 +144,12 @@ def kind_of(path: str) -> str | None:
     return None
 
 
+class _Server(ThreadingHTTPServer):
+    #: socketserver's default backlog of 5 drops bursts of new connections (a
+    #: 1 s SYN retry): the pipeline opens many at once
+    request_queue_size = 128
+
+
 class FakeProvider:
     def __init__(self, host: str = "127.0.0.1"):
         self._queue: list[Reply] = []
@@ -159,7 +165,7 @@ class FakeProvider:
         class Handler(_Handler):
             owner = fake
 
-        self._server = ThreadingHTTPServer((host, 0), Handler)
+        self._server = _Server((host, 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
