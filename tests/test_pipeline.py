@@ -425,3 +425,30 @@ async def test_skill_categories_and_context_from_answers(daemon, fake):
     note = by_content["the page loads /api/v2/notes"]
     assert note["scope"] == "team" and note["target"] == f"{tid}-m1" and note["forgotten"]
     assert sum(1 for e in evs if e.kind == "context.saved") == 2
+
+
+async def test_cancel_kills_a_running_command(daemon, fake):
+    marker = "61.4321"
+    fake.responder = Script(
+        plan=lambda a, n: plan(("core", "x")),
+        staff=lambda a, n: staff(("w", "wait", [])),
+        work=lambda a, n: files(("a.txt", "a"), commands=[f"sleep {marker}"]),
+    )
+    async with daemon.connect() as c:
+        await use_fake(c, fake)
+        tid = (await c.call("task.create", {"description": "x", "provider": "fake"}))["task_id"]
+
+        def sleeping() -> bool:
+            return subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True).returncode == 0
+
+        with anyio.fail_after(30):
+            while not sleeping():
+                await anyio.sleep(0.05)
+        t0 = time.monotonic()
+        await c.call("task.cancel", {"task_id": tid})
+        task = await wait_status(c, tid, timeout=15)
+        assert task["status"] == "cancelled"
+        with anyio.fail_after(10):
+            while sleeping():
+                await anyio.sleep(0.05)
+        assert time.monotonic() - t0 < 10
