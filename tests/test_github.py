@@ -91,6 +91,7 @@ async def test_issue_with_write_access_pushes_a_branch_and_opens_a_pull_request(
         await configure(c, gh)
         task = await run_task(c, f"Fix {ISSUE} please", meta={"create_pull_requests": True})
         assert task["status"] == "done", task["error"]
+        evs = await events_of(c, task["task_id"])
     # the branch went to the original, on top of its main
     sha = gh.branch_sha("acme/widget", "octra/issue-3")
     assert sha is not None
@@ -106,6 +107,11 @@ async def test_issue_with_write_access_pushes_a_branch_and_opens_a_pull_request(
                               "branch": "octra/issue-3", "fork": None, "pull_request_number": pr["number"],
                               "pull_request_url": pr["html_url"], "repo_url": task["repo_url"],
                               "published": "pull_request"}
+    (published,) = [e.data for e in evs if e.kind == "github.published"]
+    assert published == {"published": "pull_request", "repository": "acme/widget", "repo_url": task["repo_url"],
+                         "pull_request_url": pr["html_url"], "pull_request_number": pr["number"],
+                         "branch": "octra/issue-3", "fork": None, "issue_url": ISSUE, "issue_number": 3,
+                         "created_repository": False}
     # the private repository was cloned with the token, through git's credential path
     assert any(user == "octra-bot" and svc == "git-upload-pack" for _, _, svc, user in gh.git_requests)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -59,7 +60,7 @@ def credentials(token: str | None, tmp_root: Path) -> Iterator[list[str]]:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(f"username=x-access-token\npassword={token}\n")
-        helper = f"!f() {{ test \"$1\" = get && cat '{path}'; }}; f"
+        helper = f"!f() {{ test \"$1\" = get && cat {shlex.quote(str(path))}; }}; f"
         yield ["-c", "credential.helper=", "-c", f"credential.helper={helper}", "-c", "credential.interactive=false"]
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -385,6 +385,7 @@ class GitHubService:
             "published": state["published"], "repository": target, "repo_url": repo_url,
             "pull_request_url": pr["html_url"] if pr else None, "pull_request_number": pr["number"] if pr else None,
             "branch": branch, "fork": fork, "issue_url": ref.url, "issue_number": ref.number,
+            "created_repository": False,
         }, task_id=run.task_id)
         if pr is None:
             await run.note(f"pushed {branch} to {target}; no pull request (create_pull_requests is off)")
