@@ -5,7 +5,7 @@ provider doing the building."""
 from __future__ import annotations
 
 import json
-import os
+import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -349,3 +349,18 @@ def test_octractl_github_commands(daemon, gh):
     assert bad.returncode != 0 and "401" in bad.stderr and "ghp_wrong_token_123456" not in bad.stderr
     assert daemon.ctl("github", "token", "clear").returncode == 0
     assert "token: none" in daemon.ctl("github", "status").stdout
+
+
+async def test_a_deleted_fork_is_made_again_on_a_repeat_run(daemon, gh):
+    with_issue(gh, push=False)
+    gh.fork_polls = 0
+    async with daemon.connect() as c:
+        await configure(c, gh)
+        first = await run_task(c, f"Fix {ISSUE}", meta={"publish_repositories": True})
+        assert first["status"] == "done", first["error"]
+        shutil.rmtree(gh.repos.pop("octra-bot/widget").bare)
+        second = await run_task(c, f"Fix {ISSUE} again", meta={"publish_repositories": True})
+        assert second["status"] == "done", second["error"]
+    assert len(gh.calls("POST", r"/repos/acme/widget/forks")) == 2
+    assert gh.branch_sha("octra-bot/widget", "octra/issue-3") is not None
+    assert any("is gone; forking acme/widget again" in n for n in second["notes"])

@@ -27,6 +27,7 @@ from ..scaffold.environment import ALLOWED, FIXED, child_env
 COMMITTER = ("Octra", "octra@localhost")
 _DENIED = re.compile(r"(returned error: 403|\b403\b.*forbidden|permission to .* denied|permission denied|"
                      r"write access to repository not granted|protected branch)", re.I)
+_MISSING = re.compile(r"(returned error: 404|repository not found|does not appear to be a git repository)", re.I)
 _AUTH = re.compile(r"(returned error: 401|authentication failed|could not read username)", re.I)
 
 
@@ -41,6 +42,11 @@ class GitFailed(Exception):
     def denied(self) -> bool:
         """The remote refused us (403, no write access, protected branch)."""
         return bool(_DENIED.search(self.output))
+
+    @property
+    def missing(self) -> bool:
+        """The remote repository does not exist (or is not visible)."""
+        return bool(_MISSING.search(self.output))
 
     @property
     def unauthenticated(self) -> bool:

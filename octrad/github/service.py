@@ -262,16 +262,14 @@ class GitHubService:
                         raise RpcError.of("unavailable", f"could not update {state['repo']}: {exc}") from None
                     await run.log(None, f"could not fetch the fork: {exc}", level="warning")
         base = f"origin/{state['default_branch']}"
-        if prev is not None and not fresh:
-            pass
-        elif prev is not None:  # a fresh clone on a repeat run: continue from the branch pushed last time
+        if prev is not None and fresh:  # no snapshot to start from: continue from the branch pushed last time
             remote = "fork" if state.get("fork") else "origin"
             if remote == "fork":
                 try:
                     await gitops.run_git(["fetch", "--no-tags", "fork"], cwd=folder, token=token, tmp_root=tmp,
                                          what="fetching the fork")
-                except gitops.GitFailed:
-                    pass
+                except gitops.GitFailed as exc:
+                    await run.log(None, f"could not fetch the fork: {exc}", level="warning")
             if await gitops.has_ref(folder, f"refs/remotes/{remote}/{ref.branch}"):
                 base = f"{remote}/{ref.branch}"
         new = await gitops.checkout_branch(folder, ref.branch, base)
@@ -356,8 +354,18 @@ class GitHubService:
             try:
                 await self._push(folder, "fork", refspec, token, f"pushing {branch} to the fork {state['fork']}")
             except gitops.GitFailed as exc:
-                raise RpcError.of("forbidden" if exc.denied else "unavailable",
-                                  f"could not push {branch} to the fork {state['fork']}: {exc}") from None
+                if not (exc.missing and state.get("previous_task")):
+                    raise RpcError.of("forbidden" if exc.denied else "unavailable",
+                                      f"could not push {branch} to the fork {state['fork']}: {exc}") from None
+                # the fork an earlier run made is gone: make it again
+                await run.note(f"the fork {state['fork']} of an earlier run is gone; forking {state['repo']} again")
+                await self._fork(run, gh, state)
+                await gitops.setup_clone(folder, {"fork": state["fork_clone_url"]})
+                try:
+                    await self._push(folder, "fork", refspec, token, f"pushing {branch} to the fork {state['fork']}")
+                except gitops.GitFailed as again:
+                    raise RpcError.of("forbidden" if again.denied else "unavailable",
+                                      f"could not push {branch} to the fork {state['fork']}: {again}") from None
         fork = state.get("fork") if not pushed else None
         target = fork or state["repo"]
         repo_url = (state.get("fork_html_url") if fork else None) or state["html_url"]

@@ -492,9 +492,6 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Link"] = f'<{self.owner.url}{call.path}?{urlencode(q)}>; rel="next"'
         self._send(200, chunk, headers)
 
-    def _pr_json(self, repo: Repo, pr: dict) -> dict:
-        return pr
-
     def create_pull(self, login, call, owner, name):
         repo = self._repo(owner, name, login)
         if repo is None:
