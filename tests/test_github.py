@@ -167,6 +167,7 @@ async def test_repeat_run_reuses_the_fork_and_shows_only_new_comments(daemon, gh
             boss1 = [r for r in ai.requests if "Decide how to build the task" in r.messages[0]["content"]]
             assert len(boss1) == 1
             assert "Say hello in the README" in boss1[0].prompt and "OLD-COMMENT" in boss1[0].prompt
+            assert "The README should greet the reader." in boss1[0].prompt and "Keep it short" in boss1[0].prompt
             assert "NEW COMMENTS" not in boss1[0].prompt
 
             before = len(gh.requests)

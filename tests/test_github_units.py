@@ -107,3 +107,17 @@ async def test_credentials_reach_git_for_one_command_only(gh, tmp_path):
     assert list((tmp_path / "t").iterdir()) == []
     env = gitops.git_env()
     assert gh.token not in repr(env) and env["GIT_TERMINAL_PROMPT"] == "0"
+
+
+def test_issue_text_for_the_boss_is_bounded():
+    from octrad.github.service import MAX_COMMENTS, format_issue
+
+    ref = find_issue("https://github.com/a/b/issues/1", {"github.com"})
+    issue = {"title": "T", "body": "B", "user": {"login": "u"}, "state": "open"}
+    comments = [{"id": i, "body": f"c{i} " + "x" * (5000 if i == 99 else 10), "user": {"login": "v"},
+                 "created_at": "2026-01-01T00:00:00Z"} for i in range(100)]
+    text = format_issue(ref, issue, comments, new_since=None)
+    assert "Title: T" in text and "\nB" in text and "c99" in text and "c0 " not in text
+    assert f"({100 - MAX_COMMENTS} earlier comment(s) left out)" in text and "[...]" in text
+    assert len(text) < 20_000
+    assert "NEW COMMENTS" in format_issue(ref, issue, [], new_since="2026-01-01T00:00:00Z")

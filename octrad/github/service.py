@@ -69,6 +69,11 @@ def _flag(run: Any, key: str) -> bool:
     return value
 
 
+#: bounds on what the Boss is shown of an issue's discussion (the newest comments are kept)
+MAX_COMMENTS = 60
+MAX_COMMENT_CHARS = 4000
+
+
 def format_issue(ref: IssueRef, issue: dict, comments: list[dict], *, new_since: str | None) -> str:
     """What the Boss reads about the issue."""
     user = (issue.get("user") or {}).get("login", "?")
@@ -77,13 +82,18 @@ def format_issue(ref: IssueRef, issue: dict, comments: list[dict], *, new_since:
 
     def block(c: dict) -> str:
         who = (c.get("user") or {}).get("login", "?")
-        return f"- {who} at {c.get('created_at', '?')}:\n  " + (c.get("body") or "").strip().replace("\n", "\n  ")
+        text = (c.get("body") or "").strip()
+        if len(text) > MAX_COMMENT_CHARS:
+            text = text[:MAX_COMMENT_CHARS] + " [...]"
+        return f"- {who} at {c.get('created_at', '?')}:\n  " + text.replace("\n", "\n  ")
 
+    shown = comments[-MAX_COMMENTS:]
+    left_out = [f"({len(comments) - len(shown)} earlier comment(s) left out)"] if len(shown) < len(comments) else []
     if new_since is not None:
         parts += ["", f"NEW COMMENTS (since the previous run on this issue, {new_since}):"]
-        parts += [block(c) for c in comments] or ["(none)"]
+        parts += left_out + [block(c) for c in shown] or ["(none)"]
     elif comments:
-        parts += ["", "Comments:"] + [block(c) for c in comments]
+        parts += ["", "Comments:"] + left_out + [block(c) for c in shown]
     return "\n".join(parts)
 
 
