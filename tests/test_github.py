@@ -5,6 +5,7 @@ provider doing the building."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import stat
 import subprocess
@@ -365,3 +366,41 @@ async def test_a_deleted_fork_is_made_again_on_a_repeat_run(daemon, gh):
     assert len(gh.calls("POST", r"/repos/acme/widget/forks")) == 2
     assert gh.branch_sha("octra-bot/widget", "octra/issue-3") is not None
     assert any("is gone; forking acme/widget again" in n for n in second["notes"])
+
+
+def path_without_nix(tmp_path: Path) -> str:
+    """A PATH with every tool of this machine but Nix."""
+    bin_dir = tmp_path / "bin-no-nix"
+    bin_dir.mkdir()
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        if not folder or not os.path.isdir(folder):
+            continue
+        for name in os.listdir(folder):
+            if name.startswith("nix") or (bin_dir / name).exists():
+                continue
+            (bin_dir / name).symlink_to(os.path.join(folder, name))
+    return str(bin_dir)
+
+
+async def test_without_nix_publishing_uses_the_folder_and_a_repeat_run_continues_the_pushed_branch(daemon, gh, tmp_path):
+    with_issue(gh, push=False)
+    gh.fork_polls = 0
+    daemon.stop()
+    daemon.start(env={"PATH": path_without_nix(tmp_path)})
+    async with daemon.connect() as c:
+        assert (await c.call("daemon.status"))["nix_available"] is False
+        await configure(c, gh)
+        first = await run_task(c, f"Fix {ISSUE}", meta={"create_pull_requests": True})
+        assert first["status"] == "done", first["error"]
+        assert first["store_path"] is None and any("snapshot skipped" in n for n in first["notes"])
+        first_sha = gh.branch_sha("octra-bot/widget", "octra/issue-3")
+        assert first_sha is not None
+        # another project, no snapshot anywhere: a fresh clone continues from the branch on the fork
+        second = await run_task(c, "carry on with the issue", issue_url=ISSUE, project="second",
+                                meta={"create_pull_requests": True})
+        assert second["status"] == "done", second["error"]
+    fork_bare = gh.repos["octra-bot/widget"].bare
+    second_sha = gh.branch_sha("octra-bot/widget", "octra/issue-3")
+    # (a branch started afresh from main would have been refused by the fork as not a fast-forward)
+    assert git_in(fork_bare, "merge-base", "--is-ancestor", first_sha, second_sha) == ""
+    assert len(gh.calls("POST", r"/repos/acme/widget/forks")) == 1 and len(gh.pulls["acme/widget"]) == 1
