@@ -1,47 +1,665 @@
-"""The Textual application.  For now it connects and shows ``daemon.status``;
-the main screen grows with the pipeline."""
+"""The Textual application: the main screen (projects and tasks, the live
+agent tree, the log pane, the summary, the chat/task input) and the glue to
+the daemon.
+
+Events are queued by the link as they arrive and applied in batches on a
+timer (``flush_interval``), so a burst of thousands of events costs one
+screen update, and key presses are never stuck behind them.
+"""
 
 from __future__ import annotations
 
-from textual.app import App, ComposeResult
-from textual.widgets import Footer, Header, Static
+import time
+from collections import OrderedDict
+from typing import Any, Iterable
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Log, Static, Tree
+
+from octra_protocol.errors import ConnectionLost, RpcError
+
+from .link import Link, NotConnected
+from .model import (
+    FINAL_STATES, RUNNING_STATES, SPINNER, STATUS_MARK, TASK_LINES, WAITING_STATES, TaskModel,
+    human_tokens, status_style, summary_text,
+)
+
+#: task models kept in memory (the selected one and the few before it)
+KEEP_MODELS = 4
+
+
+def agent_label(agent, frame: int) -> Text:
+    mark = SPINNER[frame % len(SPINNER)] if agent.working else STATUS_MARK.get(agent.status, "•")
+    style = status_style(agent.status) if not agent.working else "cyan"
+    kind = "" if agent.kind == agent.role else f" {agent.kind}"
+    label = Text.assemble((mark, style), " ", (agent.role, "bold"), (kind, "dim"), "  ", (agent.status, style))
+    usage = agent.usage_text()
+    if usage:
+        label.append(f"  {usage}", "dim")
+    return label
+
+
+def task_label(task: dict) -> Text:
+    status = task.get("status", "")
+    mark = STATUS_MARK.get(status, "•" if status not in RUNNING_STATES else "▶")
+    desc = (task.get("description") or "").splitlines()[0] if task.get("description") else "?"
+    return Text.assemble((mark, status_style(status)), " ", desc)
 
 
 class OctraApp(App):
     TITLE = "Octra"
-    BINDINGS = [("q", "quit", "Quit"), ("r", "refresh", "Refresh")]
+    CSS_PATH = "octra.tcss"
+    BINDINGS = [
+        Binding("n", "new_task", "New task"),
+        Binding("a", "approve", "Approve"),
+        Binding("s", "settings", "Settings"),
+        Binding("p", "providers", "Providers"),
+        Binding("h", "snapshots", "Snapshots"),
+        Binding("x", "context", "Context"),
+        Binding("k", "skills", "Skills", show=False),
+        Binding("g", "guides", "Guides", show=False),
+        Binding("o", "task_options", "Options", show=False),
+        Binding("c", "cancel_task", "Cancel task", show=False),
+        Binding("r", "resume_task", "Resume task", show=False),
+        Binding("i", "focus_input", "Input", show=False),
+        Binding("f5", "refresh", "Refresh", show=False),
+        Binding("q", "quit", "Quit"),
+        Binding("escape", "leave_input", "Leave input", show=False),
+    ]
 
-    def __init__(self, socket: str | None = None, autostart: bool = True):
+    #: connecting | connected | disconnected | incompatible
+    connection = reactive("connecting")
+
+    def __init__(self, socket: str | None = None, autostart: bool = True, flush_interval: float = 0.05):
         super().__init__()
-        self.socket = socket
-        self.autostart = autostart
+        self.link = Link(socket, autostart=autostart, on_event=self._queue_event, on_state=self._on_link_state,
+                         on_ready=self._on_link_ready)
+        self.flush_interval = flush_interval
+        self.pending: list[Any] = []
+        self.models: OrderedDict[str, TaskModel] = OrderedDict()
+        #: events of tasks whose history is loading, applied after it
+        self.loading: dict[str, list[Any]] = {}
+        self.tasks: dict[str, dict] = {}
+        self.projects: dict[str, dict] = {}
+        self.selected_task: str | None = None
+        self.selected_agent: str | None = None
+        self.detail: dict | None = None
+        self.new_mode = False
+        self.task_options: dict[str, Any] = {"project": "", "stack": "", "provider": "", "model": "", "approve_plan": False}
+        self.connection_detail = ""
+        self.events_applied = 0
+        self._frame = 0
+        self._task_nodes: dict[str, Any] = {}
+        self._project_nodes: dict[str, Any] = {}
+        self._agent_nodes: dict[str, Any] = {}
+        self._highlight_timer: Any = None
+        self._auto_selected = False
 
+    # -- layout -------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("connecting…", id="status")
+        with Horizontal(id="body"):
+            with Vertical(id="side"):
+                tasks: Tree = Tree("Projects", id="tasks")
+                tasks.show_root = False
+                tasks.guide_depth = 2
+                yield tasks
+            with Vertical(id="main"):
+                yield Static("Select a task, or press [b]n[/] and describe a new one.", id="task-title")
+                agents: Tree = Tree("no task", id="agents")
+                agents.guide_depth = 2
+                yield agents
+                yield Log(max_lines=TASK_LINES, id="log")
+                yield Static("", id="summary")
+        yield Static("", id="conn")
+        yield Input(placeholder="Describe a new task and press Enter (o: options)", id="chat")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.action_refresh()
+        self.query_one("#log", Log).border_title = "log"
+        self.query_one("#agents", Tree).border_title = "agents"
+        self.query_one("#tasks", Tree).border_title = "tasks"
+        self.query_one("#tasks", Tree).focus()
+        self.run_worker(self.link.run(), name="link", group="link")
+        self.set_interval(self.flush_interval, self.flush)
+        self.set_interval(0.12, self._spin)
+        self._show_connection()
+
+    # -- connection ---------------------------------------------------------
+    def _on_link_state(self, state: str, detail: str) -> None:
+        self.connection = state
+        self.connection_detail = detail
+        self._show_connection()
+
+    def _show_connection(self) -> None:
+        try:
+            bar = self.query_one("#conn", Static)
+        except Exception:
+            return
+        state, detail = self.connection, self.connection_detail
+        style = {"connected": "green", "connecting": "yellow", "disconnected": "red", "incompatible": "red"}[state]
+        text = {"connected": "● connected", "connecting": "◌ connecting…", "disconnected": "✗ daemon unreachable",
+                "incompatible": "✗ incompatible daemon"}[state]
+        bar.update(Text.assemble((text, f"bold {style}"), "  ", (detail, "dim")))
+        bar.set_class(state != "connected", "down")
+        self.sub_title = {"connected": "", "connecting": "connecting…"}.get(state, "offline")
+
+    def _on_link_ready(self, resumed: bool) -> None:
+        """Connected (again): refresh the lists and finish any interrupted history load."""
+        self.reload_lists()
+        for tid in list(self.loading):
+            self.load_task(tid)
+        if self.selected_task and self.selected_task in self.models:
+            self.refresh_detail(self.selected_task)
+
+    def _queue_event(self, ev: Any) -> None:
+        self.pending.append(ev)
+
+    async def rpc(self, method: str, params: Any = None, *, quiet: bool = False) -> Any:
+        """Call the daemon; on failure say so (a notification) and return None."""
+        try:
+            return await self.link.call(method, params)
+        except RpcError as exc:
+            detail = exc.data.get("detail")
+            if not quiet:
+                self.notify(f"{method}: {exc.message}" + (f" ({detail})" if detail and detail not in exc.message else ""),
+                            title=exc.kind, severity="error", timeout=8)
+        except (NotConnected, ConnectionLost) as exc:
+            if not quiet:
+                self.notify(f"{method}: {exc}", title="daemon", severity="error")
+        return None
+
+    # -- lists (sidebar) ------------------------------------------------------
+    @work(group="lists", exclusive=True)
+    async def reload_lists(self) -> None:
+        projects = await self.rpc("project.list", quiet=True)
+        tasks = await self.rpc("task.list", {"limit": 200}, quiet=True)
+        if projects is None or tasks is None:
+            return
+        self.projects = {p["id"]: p for p in projects["projects"]}
+        for t in reversed(tasks["tasks"]):
+            known = self.tasks.get(t["task_id"])
+            if known is not None and known.get("seen_status_at", 0) > t["updated_at"]:
+                t["status"] = known["status"]  # an event newer than the list
+            self.tasks[t["task_id"]] = {**(known or {}), **t}
+        self._render_sidebar()
+
+    def _render_sidebar(self) -> None:
+        tree = self.query_one("#tasks", Tree)
+        by_project: dict[str, list[dict]] = {}
+        for t in self.tasks.values():
+            by_project.setdefault(t["project_id"], []).append(t)
+        order = sorted(by_project, key=lambda pid: -max(t.get("created_at", 0) for t in by_project[pid]))
+        for index, pid in enumerate(order):
+            pnode = self._project_nodes.get(pid)
+            name = self.projects.get(pid, {}).get("name") or next((t.get("project") for t in by_project[pid] if t.get("project")), pid)
+            if pnode is None:
+                pnode = tree.root.add(Text(name, "bold"), data=("project", pid), expand=True, before=index if index < len(tree.root.children) else None)
+                self._project_nodes[pid] = pnode
+            else:
+                pnode.set_label(Text(name, "bold"))
+            for t in sorted(by_project[pid], key=lambda t: -t.get("created_at", 0)):
+                node = self._task_nodes.get(t["task_id"])
+                if node is None:
+                    before = 0 if pnode.children else None
+                    node = pnode.add_leaf(task_label(t), data=("task", t["task_id"]), before=before)
+                    self._task_nodes[t["task_id"]] = node
+                else:
+                    node.set_label(task_label(t))
+        tree.border_subtitle = f"{len(self.tasks)}"
+        if self.selected_task is None and not self._auto_selected and self._task_nodes:
+            # on start, the newest task is shown
+            self._auto_selected = True
+            newest = max(self.tasks.values(), key=lambda t: t.get("created_at", 0))
+            node = self._task_nodes.get(newest["task_id"])
+            if node is not None:
+                tree.move_cursor(node)
+                self.select_task(newest["task_id"])
+
+    # -- selecting a task -----------------------------------------------------
+    @on(Tree.NodeSelected, "#tasks")
+    def _task_chosen(self, event: Tree.NodeSelected) -> None:
+        data = event.node.data
+        if data and data[0] == "task" and data[1] != self.selected_task:
+            self.select_task(data[1])
+
+    @on(Tree.NodeHighlighted, "#tasks")
+    def _task_highlighted(self, event: Tree.NodeHighlighted) -> None:
+        """Moving the cursor selects too, after a short pause (scrolling past loads nothing)."""
+        data = event.node.data
+        if self._highlight_timer is not None:
+            self._highlight_timer.stop()
+        if data and data[0] == "task" and data[1] != self.selected_task:
+            self._highlight_timer = self.set_timer(0.15, lambda: self._task_chosen(event))
+
+    def select_task(self, task_id: str | None) -> None:
+        self.selected_task = task_id
+        self.selected_agent = None
+        self.detail = None
+        self.new_mode = False
+        self._agent_nodes = {}
+        tree = self.query_one("#agents", Tree)
+        tree.clear()
+        self.query_one("#log", Log).clear()
+        self.query_one("#summary", Static).update("")
+        self._update_input()
+        if task_id is None:
+            tree.root.set_label("no task")
+            self.query_one("#task-title", Static).update("Select a task, or press [b]n[/] and describe a new one.")
+            return
+        t = self.tasks.get(task_id, {})
+        tree.root.set_label(Text((t.get("description") or task_id).splitlines()[0][:60], "bold"))
+        tree.root.data = None
+        self._render_title()
+        model = self.models.get(task_id)
+        if model is not None:
+            self.models.move_to_end(task_id)
+            self._render_task(model)
+        elif task_id not in self.loading:
+            self.load_task(task_id)
+        self.refresh_detail(task_id)
+
+    @work(group="history")
+    async def load_task(self, task_id: str) -> None:
+        """The task's past from its events, then whatever came while loading."""
+        self.loading.setdefault(task_id, [])
+        upto = self.link.seq or 0
+        try:
+            history = await self.link.history(task_id, upto)
+        except (NotConnected, ConnectionLost):
+            return  # retried when the link is back (see _on_link_ready)
+        except RpcError as exc:
+            self.loading.pop(task_id, None)
+            self.notify(f"cannot load {task_id}: {exc.message}", severity="error")
+            return
+        model = TaskModel(task_id)
+        model.apply_all(history)
+        model.apply_all(self.loading.pop(task_id, []))
+        self.events_applied += len(model.seqs)
+        self.models[task_id] = model
+        self.models.move_to_end(task_id)
+        while len(self.models) > KEEP_MODELS:
+            oldest = next(iter(self.models))
+            if oldest == self.selected_task:
+                break
+            self.models.pop(oldest)
+        if task_id == self.selected_task:
+            self._render_task(model)
+            model.status_changed = False
+            self.refresh_detail(task_id)
+
+    @work(group="detail", exclusive=True)
+    async def refresh_detail(self, task_id: str) -> None:
+        task = await self.rpc("task.get", {"task_id": task_id}, quiet=True)
+        if task is None or task_id != self.selected_task:
+            return
+        self.detail = task
+        model = self.models.get(task_id)
+        if model is not None and task.get("last_seq", 0) <= model.last_seq and model.status != task["status"]:
+            # the task moved without an event the model has (e.g. interrupted by a daemon stop):
+            # the answer is at least as new as the model's events, so it wins
+            model.status = task["status"]
+        if task_id in self.tasks and self.tasks[task_id].get("status") != task["status"]:
+            self.tasks[task_id]["status"] = task["status"]
+            self._render_sidebar()
+        self._render_title()
+        self._render_summary()
+        self._update_input()
+
+    def _render_title(self) -> None:
+        tid = self.selected_task
+        if not tid:
+            return
+        t = self.tasks.get(tid) or {}
+        d = self.detail or {}
+        model = self.models.get(tid)
+        status = (model.status if model and model.seqs else None) or d.get("status") or t.get("status", "?")
+        project = d.get("project") or t.get("project") or ""
+        title = Text.assemble(
+            (f"{STATUS_MARK.get(status, '▶')} {status}", f"bold {status_style(status)}"), "  ",
+            (tid, "dim"), "  ", (project, "bold"), "  ", ((d.get("provider") or t.get("provider") or ""), "dim"),
+        )
+        self.query_one("#task-title", Static).update(title)
+
+    def _render_summary(self) -> None:
+        tid = self.selected_task
+        model = self.models.get(tid) if tid else None
+        d = self.detail
+        widget = self.query_one("#summary", Static)
+        if d is not None and (d["status"] in FINAL_STATES or d["status"] in WAITING_STATES or d["status"] == "interrupted"):
+            widget.update(summary_text(d))
+        elif model is not None:
+            widget.update(f"[{status_style(model.status)}]{model.status}[/]  {len(model.files)} files written  "
+                          f"{model.calls} calls  {human_tokens(model.tokens_in + model.tokens_out)} tokens  ${model.cost_usd:.4f}")
+
+    def _render_task(self, model: TaskModel) -> None:
+        """Draw a task from scratch (after selecting it)."""
+        tree = self.query_one("#agents", Tree)
+        tree.clear()
+        self._agent_nodes = {}
+        tree.root.set_label(Text((model.description or model.task_id).splitlines()[0][:60], "bold"))
+        model.changed = set(model.agents)
+        self._render_agents(model)
+        tree.root.expand_all()
+        self._render_log(model)
+        self._render_title()
+        self._render_summary()
+
+    def _render_agents(self, model: TaskModel) -> None:
+        tree = self.query_one("#agents", Tree)
+        # parents before children: agents were spawned in that order
+        for aid in [a for a in model.agents if a in model.changed]:
+            agent = model.agents[aid]
+            node = self._agent_nodes.get(aid)
+            if node is None:
+                parent = self._agent_nodes.get(agent.parent_id or "", tree.root)
+                node = parent.add(agent_label(agent, self._frame), data=aid, expand=True, allow_expand=agent.kind != "worker")
+                self._agent_nodes[aid] = node
+            else:
+                node.set_label(agent_label(agent, self._frame))
+        model.changed = set()
+
+    def _render_log(self, model: TaskModel) -> None:
+        log = self.query_one("#log", Log)
+        log.clear()
+        log.write_lines(model.view_lines(self.selected_agent))
+        log.scroll_end(animate=False, immediate=True, x_axis=False)
+        log.border_title = f"log · {model.role(self.selected_agent)}" if self.selected_agent else "log · all agents"
+
+    @on(Tree.NodeHighlighted, "#agents")
+    @on(Tree.NodeSelected, "#agents")
+    def _agent_chosen(self, event) -> None:
+        aid = event.node.data
+        if aid == self.selected_agent:
+            return
+        self.selected_agent = aid
+        model = self.models.get(self.selected_task or "")
+        if model is not None:
+            self._render_log(model)
+
+    # -- the batch of events --------------------------------------------------
+    def flush(self) -> None:
+        """Apply the events that came since the last flush, with one screen update."""
+        if not self.pending:
+            return
+        events, self.pending = self.pending, []
+        sidebar = False
+        reload = False
+        sel = self.selected_task
+        new_lines: list[tuple[str | None, str]] = []
+        for ev in events:
+            tid = ev.task_id
+            if tid is None:
+                continue
+            if ev.kind == "task.created":
+                data = ev.data or {}
+                if tid not in self.tasks:
+                    self.tasks[tid] = {"task_id": tid, "project_id": data.get("project_id"), "description": data.get("description", ""),
+                                       "status": "queued", "provider": data.get("provider"), "created_at": ev.ts, "updated_at": ev.ts}
+                    sidebar = True
+                    reload = reload or data.get("project_id") not in self.projects
+            elif ev.kind == "task.status" and tid in self.tasks:
+                self.tasks[tid]["status"] = (ev.data or {}).get("status", self.tasks[tid]["status"])
+                self.tasks[tid]["seen_status_at"] = ev.ts
+                sidebar = True
+            buffered = self.loading.get(tid)
+            if buffered is not None:
+                buffered.append(ev)
+                continue
+            model = self.models.get(tid)
+            if model is None:
+                continue
+            lines = model.apply(ev)
+            self.events_applied += 1 if model.last_seq == ev.seq else 0
+            if tid == sel:
+                new_lines.extend(lines)
+        if reload:
+            self.reload_lists()
+        elif sidebar:
+            self._render_sidebar()
+        model = self.models.get(sel or "")
+        if model is None:
+            return
+        if model.changed:
+            self._render_agents(model)
+        if new_lines:
+            aid = self.selected_agent
+            log = self.query_one("#log", Log)
+            if aid is None:
+                log.write_lines([model.format(a, text) for a, text in new_lines])
+            else:
+                mine = [text for a, text in new_lines if a == aid]
+                if mine:
+                    log.write_lines(mine)
+        if model.status_changed:
+            model.status_changed = False
+            self._render_title()
+            self.refresh_detail(model.task_id)
+        self._render_summary()
+
+    def _spin(self) -> None:
+        model = self.models.get(self.selected_task or "")
+        if model is None or not model.working:
+            return
+        self._frame += 1
+        for aid, node in self._agent_nodes.items():
+            agent = model.agents.get(aid)
+            if agent is not None and agent.working:
+                node.set_label(agent_label(agent, self._frame))
+
+    # -- the chat/task input ----------------------------------------------------
+    def _update_input(self) -> None:
+        chat = self.query_one("#chat", Input)
+        status = (self.detail or {}).get("status") or (self.tasks.get(self.selected_task or "") or {}).get("status")
+        if self.new_mode or self.selected_task is None:
+            opts = ", ".join(f"{k}={v}" for k, v in self.task_options.items() if v)
+            chat.placeholder = "New task: describe it and press Enter" + (f"  [{opts}]" if opts else "  (o: options)")
+        elif status == "awaiting_approval":
+            chat.placeholder = "The plan waits: press a to approve, or type what to change and Enter to re-plan"
+        elif status == "awaiting_input":
+            chat.placeholder = "Answer the Boss's questions and press Enter"
+        elif status in FINAL_STATES or status == "interrupted":
+            chat.placeholder = "Follow up on this task (a new run on its project), or n for a new task"
+        else:
+            chat.placeholder = "The task is running (c cancels); n for a new task"
+        chat.border_title = "new task" if self.new_mode or self.selected_task is None else f"to {self.selected_task}"
+
+    @on(Input.Submitted, "#chat")
+    async def _chat_submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text:
+            return
+        if self.new_mode or self.selected_task is None:
+            await self.create_task(text)
+        else:
+            status = (self.detail or {}).get("status")
+            if status == "awaiting_approval":
+                ok = await self.rpc("task.approve", {"task_id": self.selected_task, "approved": False, "feedback": text})
+                if ok is None:
+                    return
+                self.notify("plan rejected: the Boss plans again with your feedback")
+            else:
+                res = await self.rpc("task.message", {"task_id": self.selected_task, "content": text})
+                if res is None:
+                    return
+                self._expect_task(res["task_id"], text)
+        event.input.value = ""
+        self.query_one("#agents", Tree).focus()
+
+    async def create_task(self, description: str) -> str | None:
+        o = self.task_options
+        params: dict[str, Any] = {"description": description, "meta": {}}
+        for key in ("project", "stack", "provider", "model"):
+            if o.get(key):
+                params[key] = o[key]
+        if o.get("approve_plan"):
+            params["meta"]["approve_plan"] = True
+        res = await self.rpc("task.create", params)
+        if res is None:
+            return None
+        self._expect_task(res["task_id"], description, res.get("project_id"))
+        return res["task_id"]
+
+    def _expect_task(self, task_id: str, description: str, project_id: str | None = None) -> None:
+        if task_id not in self.tasks:
+            self.tasks[task_id] = {"task_id": task_id, "project_id": project_id or (self.tasks.get(self.selected_task or "") or {}).get("project_id"),
+                                   "description": description, "status": "queued", "created_at": time.time(), "updated_at": time.time()}
+            self.reload_lists()
+        self.select_task(task_id)
+        node = self._task_nodes.get(task_id)
+        if node is not None:
+            self.query_one("#tasks", Tree).move_cursor(node)
+
+    @on(Input.Blurred, "#chat")
+    def _chat_left(self) -> None:
+        if self.new_mode and not self.query_one("#chat", Input).value:
+            self.new_mode = False
+            self._update_input()
+
+    # -- actions ------------------------------------------------------------------
+    def action_new_task(self) -> None:
+        self.new_mode = True
+        self._update_input()
+        self.query_one("#chat", Input).focus()
+
+    def action_leave_input(self) -> None:
+        if self.focused is self.query_one("#chat", Input):
+            self.query_one("#tasks", Tree).focus()
+
+    def action_focus_input(self) -> None:
+        self.query_one("#chat", Input).focus()
 
     def action_refresh(self) -> None:
-        self.run_worker(self._load_status(), exclusive=True)
+        self.reload_lists()
+        if self.selected_task:
+            self.refresh_detail(self.selected_task)
+        if self.connection != "connected":
+            self.link.retry_now()
 
-    async def _load_status(self) -> None:
-        from octra_protocol.client import connect
-        from octra_protocol.errors import ConnectionLost, DaemonUnreachable, RpcError
+    def action_reconnect(self) -> None:
+        self.link.retry_now()
 
-        widget = self.query_one("#status", Static)
-        try:
-            async with connect(self.socket, client="octra-tui", autostart=self.autostart) as c:
-                st = await c.call("daemon.status")
-        except (DaemonUnreachable, ConnectionLost, RpcError) as exc:
-            widget.update(f"[b red]daemon unreachable[/]: {exc}")
+    def action_task_options(self) -> None:
+        from .screens import TaskOptionsScreen
+
+        def done(result: dict | None) -> None:
+            if result is not None:
+                self.task_options = result
+                self._update_input()
+
+        self.push_screen(TaskOptionsScreen(dict(self.task_options)), done)
+
+    def action_approve(self) -> None:
+        if not self.selected_task:
+            self.notify("select a task first", severity="warning")
             return
-        lines = [f"[b]octrad {st['version']}[/]  pid {st['pid']}", f"socket   {st['socket']}",
-                 f"data     {st['data_dir']}", f"provider {st['default_provider']}",
-                 f"tasks    {st['tasks_running']} running", f"nix      {'yes' if st['nix_available'] else 'no'}"]
-        widget.update("\n".join(lines))
+        task_id = self.selected_task
+
+        async def answer(result: tuple[bool, str] | None) -> None:
+            if result is None:
+                return
+            approved, feedback = result
+            params: dict[str, Any] = {"task_id": task_id, "approved": approved}
+            if feedback:
+                params["feedback"] = feedback
+            if await self.rpc("task.approve", params) is not None:
+                self.notify("plan approved: building" if approved else "plan rejected")
+
+        self._open_approval(task_id, answer)
+
+    @work(group="approve", exclusive=True)
+    async def _open_approval(self, task_id: str, answer) -> None:
+        from .screens import ApproveScreen
+
+        task = await self.rpc("task.get", {"task_id": task_id})
+        if task is None:
+            return
+        if task["status"] != "awaiting_approval":
+            self.notify(f"task {task_id} is {task['status']}: no plan waits for approval", severity="warning")
+            return
+        self.push_screen(ApproveScreen(task), answer)
+
+    def action_cancel_task(self) -> None:
+        if self.selected_task:
+            self._verb("task.cancel", self.selected_task, "cancelled")
+
+    def action_resume_task(self) -> None:
+        if self.selected_task:
+            self._verb("task.resume", self.selected_task, "resumed")
+
+    @work(group="verb")
+    async def _verb(self, method: str, task_id: str, done: str) -> None:
+        if await self.rpc(method, {"task_id": task_id}) is not None:
+            self.notify(f"{task_id} {done}")
+
+    def _project_of_selection(self) -> str | None:
+        t = self.tasks.get(self.selected_task or "")
+        if t:
+            return t.get("project_id")
+        node = self.query_one("#tasks", Tree).cursor_node
+        if node is not None and node.data and node.data[0] == "project":
+            return node.data[1]
+        return None
+
+    def action_settings(self) -> None:
+        from .screens import SettingsScreen
+
+        self.push_screen(SettingsScreen())
+
+    def action_providers(self) -> None:
+        from .screens import ProvidersScreen
+
+        self.push_screen(ProvidersScreen())
+
+    def action_snapshots(self) -> None:
+        from .screens import SnapshotsScreen
+
+        project = self._project_of_selection()
+        if project is None:
+            self.notify("select a task or project first", severity="warning")
+            return
+        self.push_screen(SnapshotsScreen(project, self.projects.get(project, {}).get("name", project)))
+
+    def action_context(self) -> None:
+        from .screens import ContextScreen
+
+        project = self._project_of_selection()
+        if project is None:
+            self.notify("select a task or project first", severity="warning")
+            return
+        self.push_screen(ContextScreen(project, self.projects.get(project, {}).get("name", project)))
+
+    def action_skills(self) -> None:
+        from .screens import SkillsScreen
+
+        self.push_screen(SkillsScreen())
+
+    def action_guides(self) -> None:
+        from .screens import GuidesScreen
+
+        self.push_screen(GuidesScreen())
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("New task", "Describe a new task in the input (n)", self.action_new_task)
+        yield SystemCommand("Task options", "Project, stack, provider, model, plan approval for new tasks (o)", self.action_task_options)
+        yield SystemCommand("Approve plan", "Answer the plan-approval gate of the selected task (a)", self.action_approve)
+        yield SystemCommand("Cancel task", "Stop the selected task now (c)", self.action_cancel_task)
+        yield SystemCommand("Resume task", "Continue an interrupted or failed task (r)", self.action_resume_task)
+        yield SystemCommand("Settings", "GitHub toggles, limits, sandbox (s)", self.action_settings)
+        yield SystemCommand("Providers", "AI providers: list, add, test, remove (p)", self.action_providers)
+        yield SystemCommand("Snapshots", "Snapshots of the selected project; restore to a folder (h)", self.action_snapshots)
+        yield SystemCommand("Context", "Context entries of the selected project: add, forget (x)", self.action_context)
+        yield SystemCommand("Skills", "Browse the skill fragments (k)", self.action_skills)
+        yield SystemCommand("Guides", "Browse the tool guides (g)", self.action_guides)
+        yield SystemCommand("Refresh", "Reload projects, tasks and the selected task (f5)", self.action_refresh)
+        yield SystemCommand("Reconnect", "Try the daemon again now", self.action_reconnect)
 
 
 def run() -> None:
@@ -52,5 +670,5 @@ def run() -> None:
     parser.add_argument("--socket", help="daemon socket [env OCTRA_SOCKET]")
     parser.add_argument("--no-autostart", action="store_true", help="do not start octrad [env OCTRA_NO_AUTOSTART=1]")
     args = parser.parse_args()
-    autostart = not args.no_autostart and os.environ.get("OCTRA_NO_AUTOSTART", "") not in {"1", "true", "yes"}
+    autostart = not args.no_autostart and os.environ.get("OCTRA_NO_AUTOSTART", "").strip().lower() not in {"1", "true", "yes", "on"}
     OctraApp(socket=args.socket, autostart=autostart).run()

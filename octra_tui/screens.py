@@ -1,0 +1,648 @@
+"""The screens beside the main one: settings, providers, snapshots, context,
+skills and guides, and the small dialogs (task options, plan approval,
+provider form, restore destination, context entry).
+
+Every screen talks to the daemon through ``app.rpc`` (which reports errors
+as notifications), inside workers, so nothing waits on the event loop.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Select, Static, Switch
+
+
+def human_bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def when(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
+class Form(Vertical):
+    """A column of labelled rows."""
+
+
+def row(label: str, widget, hint: str = "") -> Horizontal:
+    parts = [Label(label, classes="label"), widget]
+    if hint:
+        parts.append(Label(hint, classes="hint"))
+    return Horizontal(*parts, classes="row")
+
+
+# -- settings ------------------------------------------------------------------
+
+#: (field, label, hint) of the settings set by typing a value
+TEXT_SETTINGS = (
+    ("max_parallel_llm_calls", "parallel AI calls", ""),
+    ("command_timeout_s", "command timeout (s)", ""),
+    ("temperature", "temperature", ""),
+    ("max_llm_calls", "max AI calls / task", "empty: no limit"),
+    ("max_tokens", "max tokens / task", "empty: no limit"),
+    ("max_cost_usd", "max cost / task ($)", "empty: no limit"),
+    ("github_api_url", "GitHub API URL", ""),
+)
+SWITCH_SETTINGS = (
+    ("publish_repositories", "publish repositories", "no issue: create a GitHub repository and push"),
+    ("create_pull_requests", "create pull requests", "an issue: open a PR (off: push the branch only)"),
+    ("sandbox_network", "network in sandbox", "commands may reach package registries"),
+)
+INTS = {"max_parallel_llm_calls", "max_llm_calls", "max_tokens"}
+FLOATS = {"command_timeout_s", "temperature", "max_cost_usd"}
+NULLABLE = {"max_llm_calls", "max_tokens", "max_cost_usd"}
+
+
+def parse_setting(name: str, raw: str) -> Any:
+    """The typed value of a setting typed by the user; ValueError says what is wrong."""
+    raw = raw.strip()
+    if not raw:
+        if name in NULLABLE:
+            return None
+        raise ValueError(f"{name} needs a value")
+    if name in INTS:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+    if name in FLOATS:
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(f"{name} must be a number, not {raw!r}") from None
+    return raw
+
+
+class SettingsScreen(Screen):
+    """The daemon's settings; a toggle or a choice applies at once, a typed value on Enter."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("f5", "reload", "Reload")]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="settings", classes="form"):
+            yield Static("Settings apply to new tasks. Toggles save at once; type a value and press Enter.", classes="intro")
+            for name, label, hint in SWITCH_SETTINGS:
+                yield row(label, Switch(id=f"set-{name}"), hint)
+            yield row("sandbox", Select([("auto (bubblewrap when installed)", "auto"), ("bwrap (required)", "bwrap"),
+                                         ("none", "none")], allow_blank=False, value="auto", id="set-sandbox"))
+            for name, label, hint in TEXT_SETTINGS:
+                yield row(label, Input(id=f"set-{name}"), hint)
+            yield Static("", id="settings-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "settings"
+        self.action_reload()
+
+    @work(exclusive=True, group="settings")
+    async def action_reload(self) -> None:
+        s = await self.app.rpc("settings.get")
+        if s is not None:
+            self.show(s)
+
+    def show(self, s: dict) -> None:
+        with self.prevent(Switch.Changed, Select.Changed):
+            for name, _, _ in SWITCH_SETTINGS:
+                self.query_one(f"#set-{name}", Switch).value = bool(s.get(name))
+            self.query_one("#set-sandbox", Select).value = s.get("sandbox", "auto")
+        for name, _, _ in TEXT_SETTINGS:
+            value = s.get(name)
+            self.query_one(f"#set-{name}", Input).value = "" if value is None else str(value)
+
+    def say(self, text: str, error: bool = False) -> None:
+        self.query_one("#settings-status", Static).update(Text(text, "bold red" if error else "green"))
+
+    @on(Switch.Changed)
+    def _switch(self, event: Switch.Changed) -> None:
+        self.save({event.switch.id.removeprefix("set-"): event.value})
+
+    @on(Select.Changed, "#set-sandbox")
+    def _sandbox(self, event: Select.Changed) -> None:
+        self.save({"sandbox": event.value})
+
+    @on(Input.Submitted)
+    def _typed(self, event: Input.Submitted) -> None:
+        name = (event.input.id or "").removeprefix("set-")
+        try:
+            value = parse_setting(name, event.value)
+        except ValueError as exc:
+            self.say(str(exc), error=True)
+            return
+        self.save({name: value})
+
+    @work(group="settings-save")
+    async def save(self, change: dict) -> None:
+        s = await self.app.rpc("settings.set", change)
+        if s is None:
+            self.say(f"not saved: {', '.join(change)} (see the notification)", error=True)
+            self.action_reload()
+            return
+        self.say("saved " + ", ".join(f"{k} = {v}" for k, v in change.items()))
+        self.show(s)
+
+
+# -- tables --------------------------------------------------------------------
+
+
+class TableScreen(Screen):
+    """A table of things and a detail pane for the highlighted one."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("f5", "reload", "Reload")]
+    heading = ""
+    columns: tuple[str, ...] = ()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(classes="table-screen"):
+            yield Static("", id="table-intro", classes="intro")
+            table: DataTable = DataTable(id="table", cursor_type="row", zebra_stripes=True)
+            yield table
+            yield VerticalScroll(Static("", id="detail"), id="detail-box")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = self.heading
+        table = self.query_one("#table", DataTable)
+        table.add_columns(*self.columns)
+        table.focus()
+        self.action_reload()
+
+    def intro(self, text: str | Text) -> None:
+        self.query_one("#table-intro", Static).update(text)
+
+    def detail(self, text: str | Text) -> None:
+        self.query_one("#detail", Static).update(text)
+
+    def fill(self, rows: list[tuple[str, tuple]]) -> None:
+        table = self.query_one("#table", DataTable)
+        table.clear()
+        for key, cells in rows:
+            table.add_row(*cells, key=key)
+
+    @property
+    def current(self) -> str | None:
+        table = self.query_one("#table", DataTable)
+        if table.row_count == 0:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is not None and event.row_key.value is not None:
+            self.show_detail(event.row_key.value)
+
+    def show_detail(self, key: str) -> None:
+        pass
+
+    def action_reload(self) -> None:
+        pass
+
+
+class ProvidersScreen(TableScreen):
+    heading = "providers"
+    columns = ("name", "kind", "model", "base url", "key", "source")
+    BINDINGS = [*TableScreen.BINDINGS, Binding("a", "add", "Add"), Binding("t", "test", "Test"),
+                Binding("e", "edit", "Edit"), Binding("d", "remove", "Remove")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[str, dict] = {}
+
+    @work(exclusive=True, group="load")
+    async def action_reload(self) -> None:
+        res = await self.app.rpc("providers.list")
+        if res is None:
+            return
+        self.items = {p["name"]: p for p in res["providers"]}
+        self.fill([(p["name"], (p["name"] + (" *" if p.get("default") else ""), p["kind"], p["model"],
+                                p.get("base_url") or "", "yes" if p.get("has_key") else "no", p.get("source", "")))
+                   for p in res["providers"]])
+        errors = "".join(f"\n[red]{e['name']}: {e['error']}[/]" for e in res.get("errors") or [])
+        self.intro(Text.from_markup(f"default provider: [b]{res['default']}[/]   (a add, t test, e edit, d remove){errors}"))
+        if not self.items:
+            self.detail("No provider configured: tasks use the offline provider (no AI). Press a to add one.")
+
+    def show_detail(self, key: str) -> None:
+        p = self.items.get(key)
+        if p:
+            self.detail(f"{p['name']}: {p['kind']} {p['model']} at {p.get('base_url') or 'the default URL'}"
+                        f" (key {'configured' if p.get('has_key') else 'none'}, from {p.get('source')})")
+
+    def action_add(self, existing: dict | None = None) -> None:
+        def done(params: dict | None) -> None:
+            if params is not None:
+                self.save(params)
+
+        self.app.push_screen(ProviderFormScreen(existing), done)
+
+    def action_edit(self) -> None:
+        p = self.items.get(self.current or "")
+        if p is not None:
+            self.action_add(p)
+
+    @work(group="save")
+    async def save(self, params: dict) -> None:
+        if await self.app.rpc("providers.set", params) is not None:
+            self.app.notify(f"provider {params['name']} saved")
+            self.action_reload()
+
+    @work(group="test", exclusive=True)
+    async def action_test(self) -> None:
+        name = self.current
+        if name is None:
+            return
+        self.detail(f"testing {name}…")
+        res = await self.app.rpc("providers.test", {"name": name}, quiet=True)
+        if res is None:
+            try:
+                await self.app.link.call("providers.test", {"name": name})
+            except Exception as exc:  # the error's text is the answer here
+                self.detail(Text(f"{name}: {exc}", "red"))
+            return
+        self.detail(Text(f"{name}: {res['model']} answered {res['answer']!r} in {res['latency_ms']:.0f} ms "
+                         f"({res['tokens_in']}+{res['tokens_out']} tokens, {res['attempts']} attempt(s))", "green"))
+
+    @work(group="save")
+    async def action_remove(self) -> None:
+        name = self.current
+        if name is not None and await self.app.rpc("providers.remove", {"name": name}) is not None:
+            self.app.notify(f"provider {name} removed")
+            self.action_reload()
+
+
+class SnapshotsScreen(TableScreen):
+    heading = "snapshots"
+    columns = ("task", "created", "files", "size", "store path")
+    BINDINGS = [*TableScreen.BINDINGS, Binding("r", "restore", "Restore")]
+
+    def __init__(self, project: str, name: str) -> None:
+        super().__init__()
+        self.project = project
+        self.name_ = name
+        self.items: dict[str, dict] = {}
+
+    @work(exclusive=True, group="load")
+    async def action_reload(self) -> None:
+        res = await self.app.rpc("project.snapshots", {"project": self.project})
+        if res is None:
+            return
+        self.items = {s["task_id"]: s for s in res["snapshots"]}
+        self.fill([(s["task_id"], (s["task_id"], when(s["created_at"]), str(s["files"]), human_bytes(s["bytes"]),
+                                   s["store_path"])) for s in res["snapshots"]])
+        self.intro(Text.from_markup(f"snapshots of [b]{self.name_}[/], newest first   (r restore to a folder)"))
+        if not self.items:
+            self.detail("No snapshot yet: a task's snapshot is taken when it finishes (Nix is needed).")
+
+    def show_detail(self, key: str) -> None:
+        s = self.items.get(key)
+        if s:
+            self.detail(f"{s['store_path']}\n{s['files']} files, {human_bytes(s['bytes'])}, task {key}")
+
+    def action_restore(self) -> None:
+        task_id = self.current
+        if task_id is None:
+            return
+        default = os.path.join(os.path.expanduser("~"), "octra-restored", f"{self.name_}-{task_id}")
+
+        def done(dest: str | None) -> None:
+            if dest:
+                self.restore(task_id, dest)
+
+        self.app.push_screen(PromptScreen(f"Restore the snapshot of {task_id} to (a new or empty folder):", default), done)
+
+    @work(group="restore")
+    async def restore(self, task_id: str, dest: str) -> None:
+        dest = os.path.abspath(os.path.expanduser(dest))
+        self.detail(f"restoring {task_id} to {dest}…")
+        res = await self.app.rpc("project.restore", {"task_id": task_id, "dest": dest})
+        if res is not None:
+            self.detail(Text(f"restored to {res['path']}", "green"))
+            self.app.notify(f"restored to {res['path']}")
+        else:
+            self.detail(Text("restore failed (see the notification)", "red"))
+
+
+class ContextScreen(TableScreen):
+    heading = "context"
+    columns = ("id", "scope", "type", "!", "by", "content")
+    BINDINGS = [*TableScreen.BINDINGS, Binding("a", "add", "Add"), Binding("f", "forget", "Forget"),
+                Binding("v", "toggle_forgotten", "Show forgotten")]
+
+    def __init__(self, project: str, name: str) -> None:
+        super().__init__()
+        self.project = project
+        self.name_ = name
+        self.include_forgotten = False
+        self.items: dict[str, dict] = {}
+
+    @work(exclusive=True, group="load")
+    async def action_reload(self) -> None:
+        res = await self.app.rpc("context.list", {"project": self.project, "include_forgotten": self.include_forgotten})
+        if res is None:
+            return
+        self.items = {str(e["id"]): e for e in res["entries"]}
+        self.fill([(str(e["id"]), (str(e["id"]), e["scope"], e["type"], "!" if e["important"] else "",
+                                   e.get("source_agent") or "", Text(e["content"].splitlines()[0][:80] if e["content"] else "",
+                                                                     "strike dim" if e["forgotten"] else "")))
+                   for e in res["entries"]])
+        shown = "with forgotten ones" if self.include_forgotten else "forgotten ones hidden"
+        self.intro(Text.from_markup(f"context of [b]{self.name_}[/]: {len(self.items)} entries, {shown}   (a add, f forget, v toggle)"))
+
+    def show_detail(self, key: str) -> None:
+        e = self.items.get(key)
+        if e:
+            target = f" → {e['target']}" if e.get("target") else ""
+            self.detail(f"#{e['id']} {e['scope']}{target} {e['type']}{' (important)' if e['important'] else ''}"
+                        f"{' (forgotten)' if e['forgotten'] else ''}\n{e['content']}")
+
+    def action_toggle_forgotten(self) -> None:
+        self.include_forgotten = not self.include_forgotten
+        self.action_reload()
+
+    def action_add(self) -> None:
+        def done(params: dict | None) -> None:
+            if params:
+                self.add(params)
+
+        self.app.push_screen(ContextFormScreen(), done)
+
+    @work(group="save")
+    async def add(self, params: dict) -> None:
+        if await self.app.rpc("context.add", {"project": self.project, **params}) is not None:
+            self.action_reload()
+
+    def action_forget(self) -> None:
+        e = self.items.get(self.current or "")
+        default = e["content"][:60] if e else ""
+
+        def done(match: str | None) -> None:
+            if match:
+                self.forget(match)
+
+        self.app.push_screen(PromptScreen("Forget the entries whose content contains:", default), done)
+
+    @work(group="save")
+    async def forget(self, match: str) -> None:
+        res = await self.app.rpc("context.forget", {"project": self.project, "match": match})
+        if res is not None:
+            self.app.notify(f"{res['forgotten']} entries forgotten")
+            self.action_reload()
+
+
+class SkillsScreen(TableScreen):
+    heading = "skills"
+    columns = ("slug", "name", "area", "weight")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[str, dict] = {}
+
+    @work(exclusive=True, group="load")
+    async def action_reload(self) -> None:
+        res = await self.app.rpc("skills.catalog")
+        if res is None:
+            return
+        self.items = {s["slug"]: s for s in res["skills"]}
+        self.fill([(s["slug"], (s["slug"], s["name"], s["area"], str(s.get("weight", "")))) for s in res["skills"]])
+        self.intro(f"{len(self.items)} skill fragments; the highlighted one is shown below")
+
+    @work(exclusive=True, group="detail")
+    async def show_detail(self, key: str) -> None:
+        s = self.items.get(key, {})
+        res = await self.app.rpc("skills.select", {"slugs": [key]}, quiet=True)
+        head = f"{s.get('name', key)} ({s.get('area', '')}) keywords: {', '.join(s.get('keywords') or [])}\n\n"
+        self.detail(head + (res["text"] if res else ""))
+
+
+class GuidesScreen(TableScreen):
+    heading = "guides"
+    columns = ("tool", "ecosystem", "description")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[str, dict] = {}
+
+    @work(exclusive=True, group="load")
+    async def action_reload(self) -> None:
+        res = await self.app.rpc("guides.list")
+        if res is None:
+            return
+        self.items = {g["tool"]: g for g in res["guides"]}
+        self.fill([(g["tool"], (g["tool"], g.get("ecosystem", ""), (g.get("description") or "")[:70])) for g in res["guides"]])
+        self.intro(f"{len(self.items)} tool guides; the highlighted one is shown below")
+
+    @work(exclusive=True, group="detail")
+    async def show_detail(self, key: str) -> None:
+        g = await self.app.rpc("guides.get", {"tool": key}, quiet=True)
+        if not g:
+            return
+        lines = [f"{g.get('name', key)} ({g.get('ecosystem', '')}): {g.get('description', '')}"]
+        for c in g.get("commands") or []:
+            lines.append(f"  {c.get('purpose', '')}: {c.get('command', '')}")
+        if g.get("nix_packages"):
+            lines.append(f"nix: {', '.join(g['nix_packages'])}")
+        self.detail("\n".join(lines))
+
+
+# -- dialogs -------------------------------------------------------------------
+
+
+class PromptScreen(ModalScreen[str | None]):
+    """One line of text, or None when dismissed."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, question: str, value: str = "") -> None:
+        super().__init__()
+        self.question = question
+        self.value = value
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.question)
+            yield Input(self.value, id="prompt")
+            with Horizontal(classes="buttons"):
+                yield Button("OK", variant="primary", id="ok")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#prompt", Input).focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def _ok(self) -> None:
+        self.dismiss(self.query_one("#prompt", Input).value.strip() or None)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class TaskOptionsScreen(ModalScreen[dict | None]):
+    """Options of the next new task."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, options: dict) -> None:
+        super().__init__()
+        self.options = options
+
+    def compose(self) -> ComposeResult:
+        o = self.options
+        with Vertical(classes="dialog"):
+            yield Label("[b]Options of new tasks[/] (empty: the daemon decides)")
+            yield row("project", Input(o.get("project", ""), placeholder="a new project", id="opt-project"))
+            yield row("stack", Input(o.get("stack", ""), placeholder="e.g. rust, python, node", id="opt-stack"))
+            yield row("provider", Input(o.get("provider", ""), placeholder="the default provider", id="opt-provider"))
+            yield row("model", Input(o.get("model", ""), placeholder="the provider's model", id="opt-model"))
+            yield row("approve plan", Switch(bool(o.get("approve_plan")), id="opt-approve_plan"))
+            with Horizontal(classes="buttons"):
+                yield Button("OK", variant="primary", id="ok")
+                yield Button("Cancel", id="cancel")
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def _ok(self) -> None:
+        out = {k: self.query_one(f"#opt-{k}", Input).value.strip() for k in ("project", "stack", "provider", "model")}
+        out["approve_plan"] = self.query_one("#opt-approve_plan", Switch).value
+        self.dismiss(out)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ApproveScreen(ModalScreen[tuple[bool, str] | None]):
+    """The Boss's plan, to approve or reject with feedback."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+y", "approve", "Approve")]
+
+    def __init__(self, task: dict) -> None:
+        super().__init__()
+        self.task_ = task
+
+    def compose(self) -> ComposeResult:
+        plan = self.task_.get("plan") or {}
+        lines = [f"[b]Plan of {self.task_['task_id']}[/]: {plan.get('task_type', '')} in {plan.get('tech_stack', '')}"]
+        if plan.get("architecture_notes"):
+            lines.append(str(plan["architecture_notes"]))
+        for m in plan.get("managers") or []:
+            lines.append(f"  • [b]{m.get('role')}[/]: {m.get('description')}")
+        with Vertical(classes="dialog wide"):
+            yield VerticalScroll(Static("\n".join(lines)), id="plan")
+            yield Input(placeholder="feedback (for a rejection: what to change)", id="feedback")
+            with Horizontal(classes="buttons"):
+                yield Button("Approve", variant="success", id="approve")
+                yield Button("Reject", variant="error", id="reject")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#approve", Button).focus()
+
+    @on(Button.Pressed, "#approve")
+    def action_approve(self) -> None:
+        self.dismiss((True, self.query_one("#feedback", Input).value.strip()))
+
+    @on(Button.Pressed, "#reject")
+    def _reject(self) -> None:
+        self.dismiss((False, self.query_one("#feedback", Input).value.strip()))
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ProviderFormScreen(ModalScreen[dict | None]):
+    """Add or change a provider; the key is kept when left empty."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, existing: dict | None = None) -> None:
+        super().__init__()
+        self.existing = existing or {}
+
+    def compose(self) -> ComposeResult:
+        e = self.existing
+        with Vertical(classes="dialog"):
+            yield Label("[b]Provider[/]" + (" (empty key: keep the stored one)" if e else ""))
+            yield row("name", Input(e.get("name", ""), id="pf-name"))
+            yield row("kind", Select([(k, k) for k in ("openai", "anthropic", "gemini", "ollama")], allow_blank=False,
+                                     value=e.get("kind", "openai") if e.get("kind") in ("openai", "anthropic", "gemini", "ollama") else "openai",
+                                     id="pf-kind"))
+            yield row("model", Input(e.get("model", ""), id="pf-model"))
+            yield row("base URL", Input(e.get("base_url") or "", placeholder="the kind's default", id="pf-base_url"))
+            yield row("API key", Input(password=True, id="pf-api_key"))
+            yield Static("", id="pf-error")
+            with Horizontal(classes="buttons"):
+                yield Button("Save", variant="primary", id="ok")
+                yield Button("Cancel", id="cancel")
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def _ok(self) -> None:
+        v = {k: self.query_one(f"#pf-{k}", Input).value.strip() for k in ("name", "model", "base_url", "api_key")}
+        missing = [k for k in ("name", "model") if not v[k]]
+        if missing:
+            self.query_one("#pf-error", Static).update(Text(f"{' and '.join(missing)} needed", "bold red"))
+            return
+        params: dict[str, Any] = {"name": v["name"], "kind": self.query_one("#pf-kind", Select).value, "model": v["model"]}
+        if v["base_url"]:
+            params["base_url"] = v["base_url"]
+        if v["api_key"]:
+            params["api_key"] = v["api_key"]
+        self.dismiss(params)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ContextFormScreen(ModalScreen[dict | None]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("[b]New context entry[/]")
+            yield row("scope", Select([("global", "global"), ("team", "team"), ("individual", "individual")],
+                                      allow_blank=False, value="global", id="cf-scope"))
+            yield row("type", Input("rule", id="cf-type"))
+            yield row("target", Input(placeholder="team or agent id (not for global)", id="cf-target"))
+            yield row("content", Input(id="cf-content"))
+            yield row("important", Switch(id="cf-important"))
+            yield Static("", id="cf-error")
+            with Horizontal(classes="buttons"):
+                yield Button("Add", variant="primary", id="ok")
+                yield Button("Cancel", id="cancel")
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def _ok(self) -> None:
+        content = self.query_one("#cf-content", Input).value.strip()
+        kind = self.query_one("#cf-type", Input).value.strip()
+        if not content or not kind:
+            self.query_one("#cf-error", Static).update(Text("type and content needed", "bold red"))
+            return
+        params: dict[str, Any] = {"scope": self.query_one("#cf-scope", Select).value, "type": kind, "content": content,
+                                  "important": self.query_one("#cf-important", Switch).value}
+        target = self.query_one("#cf-target", Input).value.strip()
+        if target:
+            params["target"] = target
+        self.dismiss(params)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)

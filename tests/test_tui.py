@@ -1,0 +1,288 @@
+"""The TUI against a real daemon driven by the fake provider: Textual's
+``App.run_test()`` and Pilot press the keys a user would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+
+from octra_tui.app import OctraApp
+from octra_tui.model import TaskModel
+from tests.fakes.ai_script import Script, files, plan, staff
+from tests.fakes.providers import FakeProvider
+
+KEY = "sk-tui-test-key-0123456789"
+
+
+@pytest.fixture
+def fake():
+    with FakeProvider() as f:
+        yield f
+
+
+def team_script() -> Script:
+    """Boss -> backend (api, db), docs (readme); every answer right the first time."""
+    def work(ask, n):
+        name = {"api": "api.py", "db": "db.py", "readme": "README.md"}[ask.worker]
+        return files((name, f"# {ask.worker}\n"), commands=["python3 -c 'print(40 + 2)'"] if ask.worker == "api" else [])
+
+    return Script(
+        plan=lambda a, n: plan(("backend", "the code"), ("docs", "the README")),
+        staff=lambda a, n: staff(("api", "the API", ["api.py"]), ("db", "storage", ["db.py"]))
+        if a.manager == "backend" else staff(("readme", "usage", ["README.md"])),
+        work=work,
+        review=lambda a, n: {"approved": True, "feedback": "fine"},
+        validate=lambda a, n: {"approved": True},
+    )
+
+
+async def use_fake(daemon, fake) -> None:
+    async with daemon.connect() as c:
+        await c.call("providers.set", {"name": "fake", "kind": "openai", "base_url": fake.base_url("openai"),
+                                       "model": "gpt-test", "api_key": KEY})
+
+
+async def until(pilot, cond, timeout: float = 60) -> None:
+    try:
+        with anyio.fail_after(timeout):
+            while not cond():
+                await pilot.pause(0.05)
+    except TimeoutError:
+        app = pilot.app
+        m = model(app)
+        raise AssertionError(f"not reached in {timeout}s: connection {app.connection}, screen {app.screen!r}, "
+                             f"task {app.selected_task} detail status {status(app)}, model status {m and m.status}, "
+                             f"agents {m and [(a.role, a.status) for a in m.agents.values()]}") from None
+
+
+async def type_text(pilot, text: str) -> None:
+    await pilot.press(*["space" if ch == " " else ch for ch in text])
+
+
+def model(app) -> TaskModel | None:
+    return app.models.get(app.selected_task or "")
+
+
+def status(app) -> str | None:
+    return (app.detail or {}).get("status")
+
+
+def tree_shape(app) -> list:
+    """The agent tree on screen: [(label of boss, [(manager, [workers])])] by role."""
+    from textual.widgets import Tree
+
+    tree = app.query_one("#agents", Tree)
+
+    def role(node) -> str:
+        return app.models[app.selected_task].agents[node.data].role
+
+    def walk(node):
+        return [(role(ch), walk(ch)) if ch.children else role(ch) for ch in node.children]
+
+    return walk(tree.root)
+
+
+async def set_options(pilot, **opts) -> None:
+    """Fill the task options dialog (o) as a user would."""
+    from textual.widgets import Input, Switch
+
+    await pilot.press("o")
+    await until(pilot, lambda: pilot.app.screen.query("#opt-provider"))
+    screen = pilot.app.screen
+    for key, value in opts.items():
+        if isinstance(value, bool):
+            if screen.query_one(f"#opt-{key}", Switch).value != value:
+                await pilot.click(f"#opt-{key}")
+        else:
+            await pilot.click(f"#opt-{key}")
+            await type_text(pilot, value)
+    await pilot.click("#ok")
+    await until(pilot, lambda: not pilot.app.screen.query("#opt-provider"))
+
+
+async def start_task(pilot, description: str) -> str:
+    app = pilot.app
+    before = set(app.tasks)
+    await pilot.press("n")
+    await type_text(pilot, description)
+    await pilot.press("enter")
+    await until(pilot, lambda: app.selected_task and app.selected_task not in before, 20)
+    return app.selected_task
+
+
+async def test_task_from_the_input_grows_the_tree_and_shows_a_workers_log(daemon, fake):
+    from textual.widgets import Log, Tree
+
+    fake.responder = team_script()
+    await use_fake(daemon, fake)
+    app = OctraApp(socket=daemon.socket, autostart=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.connection == "connected", 20)
+        await set_options(pilot, provider="fake")
+        tid = await start_task(pilot, "notes service")
+        await until(pilot, lambda: status(app) == "done", 90)
+        await pilot.pause(0.2)
+        assert tree_shape(app) == [("boss", [("backend", ["api", "db"]), ("docs", ["readme"])])]
+        m = model(app)
+        assert all(a.status == "done" for a in m.agents.values())
+        # the worker's usage reached its node: one call, 11+7 tokens
+        api = next(a for a in m.agents.values() if a.role == "api")
+        assert (api.calls, api.tokens_in, api.tokens_out) == (1, 11, 7)
+
+        # select the worker "api": its own log, with its file and its command's output
+        tree = app.query_one("#agents", Tree)
+        tree.focus()
+        node = next(n for aid, n in app._agent_nodes.items() if m.agents[aid].role == "api")
+        tree.move_cursor(node)
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        lines = list(app.query_one("#log", Log).lines)
+        assert app.selected_agent == api.agent_id
+        assert "wrote api.py (6 bytes)" in lines
+        assert any(line.startswith("$ python3 -c 'print(40 + 2)' → exit 0") for line in lines)
+        assert "  │ 42" in lines
+        assert not any("README.md" in line for line in lines), "another agent's line in the worker's log"
+        # the summary of the finished task
+        summary = str(app.query_one("#summary").content)
+        assert "done[/]  4 files  9 calls  99 in / 63 out" in summary and "snapshot /nix/store/" in summary
+
+    # what the UI applied is exactly the daemon's story of the task
+    async with daemon.connect() as c:
+        stored = await events_of(c, tid)
+    assert list(m.seqs) == [e.seq for e in stored]
+
+
+async def events_of(c, task_id):
+    out = []
+    async with c.subscribe(task_id=task_id, since_seq=0) as sub:
+        last = (await c.call("task.get", {"task_id": task_id}))["last_seq"]
+        async for ev in sub:
+            out.append(ev)
+            if ev.seq >= last:
+                break
+    return out
+
+
+async def test_plan_approval_from_the_dialog(daemon, fake):
+    fake.responder = team_script()
+    await use_fake(daemon, fake)
+    app = OctraApp(socket=daemon.socket, autostart=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.connection == "connected", 20)
+        await set_options(pilot, provider="fake", approve_plan=True)
+        tid = await start_task(pilot, "gated service")
+        await until(pilot, lambda: status(app) == "awaiting_approval", 60)
+        assert "plan awaits approval" in str(app.query_one("#summary").content)
+        assert tree_shape(app) == ["boss"]
+        await pilot.press("a")
+        await until(pilot, lambda: app.screen.query("#approve"))
+        assert "backend" in str(app.screen.query_one("#plan Static").content)
+        await pilot.click("#approve")
+        await until(pilot, lambda: status(app) == "done", 90)
+        assert tree_shape(app) == [("boss", [("backend", ["api", "db"]), ("docs", ["readme"])])]
+    async with daemon.connect() as c:
+        task = await c.call("task.get", {"task_id": tid})
+        verdicts = [e.data for e in await events_of(c, tid) if e.kind == "review.verdict" and e.data["by"] == "user"]
+    assert task["status"] == "done" and task["meta"].get("approve_plan") is True
+    assert verdicts and verdicts[0]["approved"] is True
+
+
+async def test_settings_toggle_and_a_bad_value(daemon):
+    from textual.widgets import Input, Switch
+
+    app = OctraApp(socket=daemon.socket, autostart=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.connection == "connected", 20)
+        await pilot.press("s")
+        await until(pilot, lambda: app.screen.query("#set-publish_repositories")
+                    and app.screen.query_one("#set-github_api_url", Input).value)
+        assert app.screen.query_one("#set-publish_repositories", Switch).value is False
+        await pilot.click("#set-publish_repositories")
+        async with daemon.connect() as c:
+            with anyio.fail_after(10):
+                while not (await c.call("settings.get"))["publish_repositories"]:
+                    await pilot.pause(0.05)
+        # a value that is not a number: said where, nothing sent
+        field = app.screen.query_one("#set-max_llm_calls", Input)
+        field.focus()
+        await type_text(pilot, "lots")
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert "max_llm_calls must be a whole number" in str(app.screen.query_one("#settings-status").content)
+        field.value = ""
+        await type_text(pilot, "40")
+        await pilot.press("enter")
+        async with daemon.connect() as c:
+            with anyio.fail_after(10):
+                while (await c.call("settings.get"))["max_llm_calls"] != 40:
+                    await pilot.pause(0.05)
+        await pilot.press("escape")
+        assert app.screen.query("#chat")
+
+
+async def test_snapshot_restore_to_a_folder(daemon, fake, tmp_path):
+    from textual.widgets import DataTable, Input
+
+    fake.responder = team_script()
+    await use_fake(daemon, fake)
+    async with daemon.connect() as c:
+        tid = (await c.call("task.create", {"description": "snap me", "provider": "fake"}))["task_id"]
+        with anyio.fail_after(90):
+            while (task := await c.call("task.get", {"task_id": tid}))["status"] not in ("done", "failed"):
+                await anyio.sleep(0.1)
+    if not task["store_path"]:
+        pytest.skip(f"no snapshot taken here (Nix unusable): {task['notes']}")
+    dest = tmp_path / "restored"
+    app = OctraApp(socket=daemon.socket, autostart=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.connection == "connected" and tid in app._task_nodes, 20)
+        await until(pilot, lambda: app.selected_task == tid)  # the newest task is shown on start
+        await pilot.press("h")
+        await until(pilot, lambda: app.screen.query("#table") and app.screen.query_one("#table", DataTable).row_count)
+        await pilot.press("r")
+        await until(pilot, lambda: app.screen.query("#prompt"))
+        app.screen.query_one("#prompt", Input).value = ""
+        await type_text(pilot, str(dest))
+        await pilot.press("enter")
+        with anyio.fail_after(30):
+            while not (dest / "README.md").exists():
+                await pilot.pause(0.05)
+        await pilot.pause(0.2)
+        assert f"restored to {dest}" in str(app.screen.query_one("#detail").content)
+    assert (dest / "api.py").read_text() == "# api\n"
+    assert (dest / ".git").is_dir()
+
+
+async def test_daemon_restart_mid_run_loses_and_repeats_nothing(daemon, fake):
+    script = team_script()
+    script.delay = 0.6
+    fake.responder = script
+    await use_fake(daemon, fake)
+    app = OctraApp(socket=daemon.socket, autostart=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.connection == "connected", 20)
+        await set_options(pilot, provider="fake")
+        tid = await start_task(pilot, "survive a restart")
+        # mid-run: workers spawned, some still asking
+        await until(pilot, lambda: model(app) is not None and any(a.kind == "worker" for a in model(app).agents.values()), 60)
+        seen_before = len(model(app).seqs)
+        await anyio.to_thread.run_sync(daemon.stop)
+        await until(pilot, lambda: app.connection == "disconnected", 10)
+        assert "unreachable" in str(app.query_one("#conn").content)
+        script.delay = 0.0
+        await anyio.to_thread.run_sync(daemon.start)
+        await until(pilot, lambda: app.connection == "connected", 20)
+        # (the daemon stores no task.status event for a stop: the UI learns it from task.get)
+        await until(pilot, lambda: model(app).status == "interrupted", 20)
+        assert "interrupted" in str(app.query_one("#task-title").content)
+        app.query_one("#agents").focus()
+        await pilot.press("r")  # resume from the keyboard
+        await until(pilot, lambda: model(app).status == "done", 90)
+        await pilot.pause(0.3)
+        seqs = list(model(app).seqs)
+    assert len(seqs) > seen_before
+    async with daemon.connect() as c:
+        stored = [e.seq for e in await events_of(c, tid)]
+    assert seqs == stored, "the UI lost or repeated events across the restart"
