@@ -112,6 +112,7 @@ def summary(task: dict) -> str:
     err = task.get("error")
     if err and task["status"] != "done":
         lines.append(f"error     {err.get('kind')}: {err.get('message')}")
-        if task["status"] in ("interrupted", "failed"):
+        # resuming helps when the cause can pass (a provider, a budget, the daemon), not bad input
+        if task["status"] == "interrupted" or (task["status"] == "failed" and err.get("kind") != "invalid_params"):
             lines.append(f"          resume with: octractl resume {task['task_id']}")
     return "\n".join(lines)
