@@ -452,3 +452,28 @@ async def test_cancel_kills_a_running_command(daemon, fake):
             while sleeping():
                 await anyio.sleep(0.05)
         assert time.monotonic() - t0 < 10
+
+
+async def test_sigterm_checkpoints_running_tasks(daemon, fake):
+    script = whole_run_script()
+    script.delay = 1.0
+    fake.responder = script
+    async with daemon.connect() as c:
+        await use_fake(c, fake)
+        tid = (await c.call("task.create", {"description": "a greeting command", "provider": "fake"}))["task_id"]
+        with anyio.fail_after(30):
+            while script.count("staff") < 1:
+                await anyio.sleep(0.02)
+    t0 = time.monotonic()
+    assert daemon.stop() == 0
+    assert time.monotonic() - t0 < 10, "shutdown waits for nothing but the checkpoint"
+    script.delay = 0.0
+    daemon.start()
+    async with daemon.connect() as c:
+        task = await c.call("task.get", {"task_id": tid})
+        assert task["status"] == "interrupted" and task["error"]["kind"] == "interrupted"
+        assert all(a["status"] != "working" for a in task["agents"])
+        await c.call("task.resume", {"task_id": tid})
+        task = await wait_status(c, tid, ("done", "failed"), timeout=120)
+    assert task["status"] == "done", task["error"]
+    assert script.count("plan") == 1

@@ -56,6 +56,8 @@ class TaskService:
         self.store = TaskStore(daemon.db, daemon.bus)
         self.running: dict[str, anyio.CancelScope] = {}
         self._stop_as: dict[str, str] = {}
+        #: runs not yet settled (a run leaves ``running`` before its final status is written)
+        self._alive = 0
         self._idle = anyio.Event()
         self._idle.set()
 
@@ -88,7 +90,9 @@ class TaskService:
             raise RpcError.of("conflict", f"task {task_id} is already running")
         scope = anyio.CancelScope()
         self.running[task_id] = scope
-        self._idle = anyio.Event()
+        if not self._alive:
+            self._idle = anyio.Event()
+        self._alive += 1
         self.d.tg.start_soon(self._run, task_id, scope)
 
     async def _run(self, task_id: str, scope: anyio.CancelScope) -> None:
@@ -109,29 +113,36 @@ class TaskService:
                 log.exception("task %s failed", task_id)
                 final, error = "failed", {"kind": "internal_error", "message": f"{type(cause).__name__}: {cause}"}
         finally:
-            self.running.pop(task_id, None)
-            if not self.running:
+            self.running.pop(task_id, None)  # steerable again as soon as its status says so
+        try:
+            with anyio.CancelScope(shield=True):
+                await self._settle(task_id, scope, final, error)
+        finally:
+            self._alive -= 1
+            if not self._alive:
                 self._idle.set()
-        with anyio.CancelScope(shield=True):
-            if scope.cancel_called and final is None:
-                final = self._stop_as.pop(task_id, "cancelled")
-                error = {"kind": final, "message": "cancelled by the user" if final == "cancelled"
-                         else "the daemon stopped during this task; resume it with task.resume"}
-            if final is None:
-                return
-            if final != "done":
-                await self._keep_work(task_id, final)
-            await self.store.settle_agents(task_id, "done" if final == "done" else final)
-            if final == "done":
-                await self.store.set_status(task_id, "done")
-            else:
-                await self.store.set_status(task_id, final, error)
-            llm = getattr(self.d, "llm", None)
-            if llm is not None:
-                llm.budgets.forget(task_id)
-            if final != "interrupted":
-                usage = await self.store.usage(task_id)
-                await self.d.bus.publish("task.finished", {"status": final, "error": error, "usage": usage}, task_id=task_id)
+
+    async def _settle(self, task_id: str, scope: anyio.CancelScope, final: str | None, error: dict | None) -> None:
+        """The last word of a run: its final status, agents and event (the daemon waits for this at shutdown)."""
+        if scope.cancel_called and final is None:
+            final = self._stop_as.pop(task_id, "cancelled")
+            error = {"kind": final, "message": "cancelled by the user" if final == "cancelled"
+                     else "the daemon stopped during this task; resume it with task.resume"}
+        if final is None:
+            return
+        if final != "done":
+            await self._keep_work(task_id, final)
+        await self.store.settle_agents(task_id, "done" if final == "done" else final)
+        if final == "done":
+            await self.store.set_status(task_id, "done")
+        else:
+            await self.store.set_status(task_id, final, error)
+        llm = getattr(self.d, "llm", None)
+        if llm is not None:
+            llm.budgets.forget(task_id)
+        if final != "interrupted":
+            usage = await self.store.usage(task_id)
+            await self.d.bus.publish("task.finished", {"status": final, "error": error, "usage": usage}, task_id=task_id)
 
     async def _keep_work(self, task_id: str, final: str) -> None:
         """Whatever the run wrote so far is committed, so nothing is lost."""
