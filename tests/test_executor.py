@@ -39,7 +39,7 @@ def projects(tmp_path):
 
 def executor(projects, mode="none", events=None, **kw):
     settings = SettingsResult(sandbox=mode, sandbox_network=kw.pop("sandbox_network", True))
-    hide = kw.pop("hide", [])
+    hide = kw.pop("hide", None)
 
     async def publish(kind, data):
         if events is not None:
@@ -167,6 +167,14 @@ async def test_bwrap_allows_writes_only_in_the_project(projects, tmp_path):
     # the toolchains under the hidden home are still there
     if shutil.which("cargo"):
         assert (await ex.run("cargo --version", projects / "demo")).ok
+
+
+@needs_bwrap
+async def test_bwrap_hides_the_data_folder_by_default(projects):
+    data = projects.parent  # the daemon's layout: <data>/projects, <data>/octra.db
+    (data / "octra.db").write_text("provider keys live here")
+    res = await Executor(SettingsResult(sandbox="bwrap"), projects_dir=projects).run(f"cat {data}/octra.db", projects / "demo")
+    assert res.exit_code != 0 and "provider keys" not in res.output_tail
 
 
 @needs_bwrap

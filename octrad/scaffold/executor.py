@@ -143,16 +143,20 @@ class Executor:
         settings: Any,
         *,
         projects_dir: str | Path,
-        hide: Sequence[str | Path] = (),
+        hide: Sequence[str | Path] | None = None,
         publish: Publish | None = None,
         output_cap: int = DEFAULT_OUTPUT_CAP,
     ):
         """``settings``: the daemon's settings (``sandbox``, ``sandbox_network``,
-        ``command_timeout_s``); ``hide``: folders the sandbox covers up (Octra's
-        data, config and logs, the user's home); ``publish(kind, data)``: where
-        ``command.started`` / ``command.finished`` events go."""
+        ``command_timeout_s``); ``hide``: folders and files the sandbox covers
+        up (Octra's data, config and logs, the user's home; by default the
+        folder holding the projects folder, i.e. Octra's data, and the home);
+        ``publish(kind, data)``: where ``command.started`` /
+        ``command.finished`` events go."""
         self.settings = settings
         self.projects_dir = Path(projects_dir).resolve()
+        if hide is None:
+            hide = [self.projects_dir.parent, Path.home()]
         self.hide = [Path(h) for h in hide]
         self.publish = publish
         self.output_cap = output_cap
