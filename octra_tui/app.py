@@ -131,6 +131,15 @@ class OctraApp(App):
         self.set_interval(0.12, self._spin)
         self._show_connection()
 
+    #: actions of the main screen: off (and out of the footer) on the others
+    MAIN_ACTIONS = frozenset({"new_task", "approve", "settings", "providers", "snapshots", "context", "skills", "guides",
+                              "task_options", "cancel_task", "resume_task", "focus_input", "leave_input"})
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action in self.MAIN_ACTIONS and len(self.screen_stack) > 1:
+            return False
+        return True
+
     # -- connection ---------------------------------------------------------
     def _on_link_state(self, state: str, detail: str) -> None:
         self.connection = state
@@ -369,7 +378,8 @@ class OctraApp(App):
         log = self.query_one("#log", Log)
         log.clear()
         log.write_lines(model.view_lines(self.selected_agent))
-        log.scroll_end(animate=False, immediate=True, x_axis=False)
+        # the new size is known after the next layout: scroll then
+        self.call_after_refresh(log.scroll_end, animate=False, x_axis=False)
         log.border_title = f"log · {model.role(self.selected_agent)}" if self.selected_agent else "log · all agents"
 
     @on(Tree.NodeHighlighted, "#agents")
@@ -517,8 +527,8 @@ class OctraApp(App):
             self.query_one("#tasks", Tree).move_cursor(node)
 
     @on(Input.Blurred, "#chat")
-    def _chat_left(self) -> None:
-        if self.new_mode and not self.query_one("#chat", Input).value:
+    def _chat_left(self, event: Input.Blurred) -> None:
+        if self.new_mode and not event.input.value and event.input.is_attached:
             self.new_mode = False
             self._update_input()
 

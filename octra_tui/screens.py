@@ -93,14 +93,14 @@ class SettingsScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with VerticalScroll(id="settings", classes="form"):
+        with VerticalScroll(id="settings", classes="form compact"):
             yield Static("Settings apply to new tasks. Toggles save at once; type a value and press Enter.", classes="intro")
             for name, label, hint in SWITCH_SETTINGS:
                 yield row(label, Switch(id=f"set-{name}"), hint)
             yield row("sandbox", Select([("auto (bubblewrap when installed)", "auto"), ("bwrap (required)", "bwrap"),
-                                         ("none", "none")], allow_blank=False, value="auto", id="set-sandbox"))
+                                         ("none", "none")], allow_blank=False, value="auto", id="set-sandbox", compact=True))
             for name, label, hint in TEXT_SETTINGS:
-                yield row(label, Input(id=f"set-{name}"), hint)
+                yield row(label, Input(id=f"set-{name}", compact=True), hint)
             yield Static("", id="settings-status")
         yield Footer()
 
