@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,18 @@ log = logging.getLogger(__name__)
 
 #: states in which a run is (or should be) in progress
 ACTIVE_STATES = ("queued", "planning", "building", "validating", "snapshotting", "publishing")
+
+
+_ISSUE_PATH = re.compile(r"https?://[^/\s]+/[^/\s]+/([^/\s]+)/issues/(\d+)")
+_URL = re.compile(r"https?://\S+")
+
+
+def project_hint(description: str, issue_url: str | None) -> str:
+    """What a new project is named after: an issue's repository and number, else the description without URLs."""
+    m = _ISSUE_PATH.search(issue_url or "") or _ISSUE_PATH.search(description)
+    if m:
+        return f"{m.group(1)} issue {m.group(2)}"
+    return _URL.sub(" ", description)
 
 
 def _cause(exc: BaseException) -> BaseException:
@@ -163,7 +176,7 @@ class TaskService:
         self._check_provider(provider)
         if provider == "replay" and not p.meta.get("replay_from"):
             raise RpcError.of("invalid_params", "the replay provider needs meta.replay_from: the task whose calls it replays")
-        project = await self.d.projects.get_or_create(p.project, hint=description, stack=p.stack)
+        project = await self.d.projects.get_or_create(p.project, hint=project_hint(description, p.issue_url), stack=p.stack)
         busy = await self.d.db.fetchone(
             f"SELECT id, status FROM tasks WHERE project_id = ? AND status IN ({','.join('?' * (len(ACTIVE_STATES) + len(WAITING_STATES)))})",
             (project.id, *ACTIVE_STATES, *WAITING_STATES),
