@@ -20,7 +20,7 @@ import pytest
 from octra_protocol.methods.settings import SettingsResult
 from octrad import redact
 from octrad.scaffold import sandbox
-from octrad.scaffold.executor import BadCommand, Executor, needs_registry
+from octrad.scaffold.executor import BadCommand, Executor, missing_program, needs_registry
 from octrad.scaffold.flake import write_flake
 
 BWRAP_OK = sandbox.probe()[0]
@@ -244,6 +244,13 @@ async def test_bad_input_is_refused_clearly(projects, tmp_path):
     os.symlink(tmp_path, projects / "escape")
     with pytest.raises(BadCommand, match="only inside the projects folder"):
         await ex.run("true", projects / "escape")
+
+
+def test_missing_program_before_running():
+    assert missing_program("cd web && FOO=1 octra-no-such-tool build") == "octra-no-such-tool"
+    assert missing_program("cd web && git status; echo ok") is None
+    assert missing_program(["./configure"]) == "./configure"
+    assert missing_program([sys.executable, "-V"]) is None
 
 
 async def test_missing_tool_is_reported(projects):

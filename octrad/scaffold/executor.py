@@ -33,7 +33,8 @@ Contract (the pipeline codes against it)::
 - ``executor_for(daemon, publish=...)`` builds one with the daemon's settings
   and the folders to hide (data, config, logs, home).
 - ``missing_tool``: the program that was not found (exit 127), so the worker
-  can fall back to writing the files itself and say so.
+  can fall back to writing the files itself and say so; ``missing_program(command)``
+  answers the same before running anything.
 """
 
 from __future__ import annotations
@@ -334,6 +335,27 @@ async def _kill_group(proc) -> None:
             except ProcessLookupError:
                 pass
             return
+
+
+_BUILTINS = frozenset("cd export set unset echo printf test [ true false exit source . alias pushd popd read wait eval exec command type umask ulimit trap shift :".split())
+
+
+def missing_program(command: str | Sequence[str], env: Mapping[str, str] | None = None) -> str | None:
+    """The first program ``command`` starts that is not installed (shell
+    builtins aside), or None; lets a worker fall back before running it."""
+    import shutil
+
+    path = child_env(env).get("PATH")
+    parts = [list(command)] if not isinstance(command, str) else _split_commands(command)
+    for part in parts:
+        words = [w for w in part if not ("=" in w and not w.startswith("-"))]
+        if not words or words[0] in _BUILTINS:
+            continue
+        prog = words[0]
+        found = os.access(prog, os.X_OK) if "/" in prog else shutil.which(prog, path=path) is not None
+        if not found:
+            return prog
+    return None
 
 
 def _program(command: str | Sequence[str]) -> str:

@@ -72,8 +72,11 @@ def wrap(
     """``argv`` run by bubblewrap with only ``project`` writable.
 
     ``hide`` folders (Octra's data and logs, the user's home) are covered by
-    empty read-only tmpfs mounts, ``hide`` files (config.toml) by /dev/null; the toolchains on ``PATH`` that live under a hidden
-    folder (``~/.cargo/bin``, ``~/.pyenv/shims``...) are mounted back read-only.
+    empty read-only tmpfs mounts, ``hide`` files (config.toml) by /dev/null;
+    the toolchains on ``PATH`` that live under a hidden folder
+    (``~/.cargo/bin``, ``~/.pyenv/shims``...) are mounted back read-only.
+    Environment changes (``HOME`` on the private ``/tmp``...) are made with
+    ``--setenv``, inside the sandbox only.
     """
     _, exe = probe()
     args = [exe, "--die-with-parent", "--unshare-all"]
@@ -114,11 +117,15 @@ def wrap(
     args += ["--bind", str(project), str(project)]
     for h in hidden:  # empty and read-only (once the mount points above exist in them)
         args += ["--remount-ro", str(h)]
-    args += ["--dir", SANDBOX_HOME, "--chdir", str(cwd), "--"]
     new_env["HOME"] = SANDBOX_HOME
     new_env.setdefault("CARGO_HOME", f"{SANDBOX_HOME}/.cargo")
     new_env["TMPDIR"] = "/tmp"
-    return Wrapped([*args, *argv], new_env)
+    # set inside the sandbox only: whatever runs bubblewrap (nix develop) keeps the real HOME
+    for key, value in new_env.items():
+        if env.get(key) != value:
+            args += ["--setenv", key, value]
+    args += ["--dir", SANDBOX_HOME, "--chdir", str(cwd), "--"]
+    return Wrapped([*args, *argv], dict(env))
 
 
 def _inside(path: Path, folder: Path) -> bool:
