@@ -129,9 +129,10 @@ class SnapshotService:
                 await w.execute("UPDATE tasks SET store_path = ?, updated_at = ? WHERE id = ?", (store_path, now, task_id))
             recorded = True
         finally:
-            await self._remove(staging)
-            if not recorded:
-                await self._drop_unrecorded_root(root)
+            with anyio.CancelScope(shield=True):  # a cancelled snapshot still tidies up
+                await self._remove(staging)
+                if not recorded:
+                    await self._drop_unrecorded_root(root)
         # recorded and verified: now the working folder may go
         trash = self.work_dir / f"trash-{secrets.token_hex(6)}"
         try:
