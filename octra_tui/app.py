@@ -9,6 +9,7 @@ screen update, and key presses are never stuck behind them.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict
 from typing import Any, Iterable
@@ -32,6 +33,11 @@ from .model import (
 
 #: task models kept in memory (the selected one and the few before it)
 KEEP_MODELS = 4
+
+
+def natural_key(agent_id: str) -> tuple:
+    """``t1-m2`` before ``t1-m10``: numbers compare as numbers."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", agent_id))
 
 
 def agent_label(agent, frame: int) -> Text:
@@ -368,7 +374,11 @@ class OctraApp(App):
             node = self._agent_nodes.get(aid)
             if node is None:
                 parent = self._agent_nodes.get(agent.parent_id or "", tree.root)
-                node = parent.add(agent_label(agent, self._frame), data=aid, expand=True, allow_expand=agent.kind != "worker")
+                # siblings in the plan's order (ids count m1, m2.., w1, w2..), not in the racy order of spawning
+                key = natural_key(aid)
+                after = next((ch for ch in parent.children if natural_key(ch.data or "") > key), None)
+                node = parent.add(agent_label(agent, self._frame), data=aid, expand=True,
+                                  allow_expand=agent.kind != "worker", before=after)
                 self._agent_nodes[aid] = node
             else:
                 node.set_label(agent_label(agent, self._frame))

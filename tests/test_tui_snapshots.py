@@ -45,13 +45,22 @@ def masked(text: str, tid: str) -> str:
     return re.sub(r"in \d+(\.\d+)?s\b", "in Ns", text)
 
 
-def settle_and_mask(tid: str):
+def settle_and_mask(tid: str, worker: str | None = None):
+    """Wait for the task on screen (and show ``worker``'s log: the whole task's log interleaves
+    parallel workers differently on each run); then mask what differs between runs."""
     async def run_before(pilot) -> None:
         app = pilot.app
         with anyio.fail_after(30):
             while not (app.selected_task == tid and tid in app.models and (app.detail or {}).get("status") == "done"):
                 await pilot.pause(0.05)
         await pilot.pause(0.3)
+        if worker is not None:
+            tree = app.query_one("#agents")
+            tree.focus()
+            model = app.models[tid]
+            tree.move_cursor(next(n for aid, n in app._agent_nodes.items() if model.agents[aid].role == worker))
+            await pilot.press("enter")
+            await pilot.pause(0.2)
         log = app.query_one("#log", Log)
         lines = [masked(line, tid) for line in log.lines]
         log.clear()
@@ -73,10 +82,14 @@ def settle_and_mask(tid: str):
     return run_before
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
-def test_main_screen(snap_compare, daemon, finished_task, size):
+def test_main_screen(snap_compare, daemon, finished_task):
     app = OctraApp(socket=daemon.socket, autostart=False)
-    assert snap_compare(app, terminal_size=size, run_before=settle_and_mask(finished_task))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=settle_and_mask(finished_task))
+
+
+def test_main_screen_with_a_workers_log(snap_compare, daemon, finished_task):
+    app = OctraApp(socket=daemon.socket, autostart=False)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=settle_and_mask(finished_task, worker="api"))
 
 
 def test_settings_screen(snap_compare, daemon):
