@@ -99,6 +99,16 @@ def make_repo(folder: Path, marker: str = "v1") -> None:
     (folder / "notes.txt").write_text("untracked but not ignored\n")
 
 
+def add_ignored_corner_cases(folder: Path) -> None:
+    """A tracked file inside an ignored folder, and an ignored file next to kept ones."""
+    (folder / "target" / "keep.txt").write_text("force-added\n")
+    git(folder, "add", "-f", "target/keep.txt")
+    git(folder, "commit", "-qm", "keep one file of target/")
+    with open(folder / ".gitignore", "a") as f:
+        f.write("*.log\n")
+    (folder / "src" / "debug.log").write_text("ignored\n")
+
+
 def tree_of(folder: Path, skip_git: bool = True) -> dict[str, tuple]:
     """Every file and symlink outside .git: (kind, content or target, executable)."""
     out = {}
@@ -120,7 +130,9 @@ async def test_snapshot_gc_restore_roundtrip(env, tmp_path):
     p = await env.project("demo")
     folder = Path(p.path)
     make_repo(folder)
-    expected = {k: v for k, v in tree_of(folder).items() if not k.startswith("target/")}
+    add_ignored_corner_cases(folder)
+    expected = {k: v for k, v in tree_of(folder).items() if k not in ("target/huge.o", "src/debug.log")}
+    assert "target/keep.txt" in expected and "notes.txt" in expected
     log_before = git(folder, "log", "--format=%H %an %s")
     status_before = git(folder, "status", "--porcelain")
 
@@ -129,7 +141,8 @@ async def test_snapshot_gc_restore_roundtrip(env, tmp_path):
     assert info.store_path.endswith("-" + snapshot_name("demo", "t1"))
     assert not folder.exists(), "the working folder goes once the snapshot is verified"
     assert os.readlink(env.gcroots / snapshot_name("demo", "t1")) == info.store_path
-    assert not os.path.exists(os.path.join(info.store_path, "target")), "ignored files stay out"
+    assert not os.path.exists(os.path.join(info.store_path, "target", "huge.o")), "ignored files stay out"
+    assert not os.path.exists(os.path.join(info.store_path, "src", "debug.log"))
     assert os.path.isfile(os.path.join(info.store_path, "notes.txt"))
     rows = await env.svc.list_for_project(p.id)
     assert [(r["task_id"], r["store_path"], r["files"], r["bytes"]) for r in rows] == [("t1", info.store_path, info.files, info.bytes)]

@@ -7,14 +7,14 @@ copy gets an index written fresh from HEAD (``git read-tree``), which carries
 no timestamps or inode numbers, so identical content always gives the same
 store path.  A folder without ``.git`` goes in whole.
 
-Staging hard-links files into the temporary tree (one syscall each, no data
-copied); across file systems it copies.
+Staging hard-links into the temporary tree with ``cp -l --parents`` (no data
+copied, a few processes for any number of files); folders that hold nothing
+git ignores are taken in one piece.  Across file systems it copies.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -39,110 +39,69 @@ def _git(folder: Path, *args: str, env: dict | None = None) -> subprocess.Comple
     return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, env=child_env(env), check=False)
 
 
-def select(folder: Path) -> tuple[list[str], list[str], bool]:
-    """What belongs in the snapshot: relative paths of files and symlinks,
-    folders to create even when empty, and whether ``.git`` goes in (whole,
-    but for its index)."""
+def select(folder: Path) -> tuple[list[str], bool]:
+    """What goes in: relative paths to take whole (files, or folders holding
+    nothing git ignores), and whether ``.git`` goes in (whole, but its index).
+
+    Everything git does not ignore is either tracked or untracked-not-ignored,
+    so the walk only descends into folders that hold an ignored path; the rest
+    is taken in bulk."""
     if not (folder / ".git").is_dir():
-        files, dirs = _walk(folder, "")
-        return files, dirs, False
-    proc = _git(folder, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+        return sorted(os.listdir(folder)), False
+    proc = _git(folder, "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory")
     if proc.returncode != 0:
         raise TreeError(f"git ls-files failed in {folder}: {proc.stderr.decode(errors='replace').strip()}")
-    chosen: dict[str, None] = {}
-    dirs: list[str] = []
-    for rel in proc.stdout.decode("utf-8", "surrogateescape").split("\0"):
-        if not rel:
-            continue
-        if rel.endswith("/"):  # a nested repository git does not descend into: take it whole
-            files, subdirs = _walk(folder, rel.rstrip("/"))
-            chosen.update(dict.fromkeys(files))
-            dirs += subdirs
-        else:
-            chosen[rel] = None
-    return list(chosen), dirs, True
-
-
-def _walk(root: Path, rel: str) -> tuple[list[str], list[str]]:
-    files: list[str] = []
-    dirs: list[str] = [rel] if rel else []
-    stack = [rel]
+    ignored = {r.rstrip("/") for r in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if r}
+    blocked = {""}
+    for rel in ignored:
+        parts = rel.split("/")
+        blocked.update("/".join(parts[:i]) for i in range(1, len(parts)))
+    whole: list[str] = []
+    stack = [""]
     while stack:
         cur = stack.pop()
-        with os.scandir(root / cur if cur else root) as it:
+        with os.scandir(folder / cur if cur else folder) as it:
             for entry in it:
-                name = f"{cur}/{entry.name}" if cur else entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(name)
-                    dirs.append(name)
+                rel = f"{cur}/{entry.name}" if cur else entry.name
+                if rel == ".git" or rel in ignored:
+                    continue
+                if rel in blocked and entry.is_dir(follow_symlinks=False):
+                    stack.append(rel)
                 else:
-                    files.append(name)
-    return files, dirs
+                    whole.append(rel)
+    return sorted(whole), True
 
 
-def stage(folder: Path, tree: Path, paths: list[str], dirs: list[str] = (), with_git: bool = False) -> tuple[int, int]:
-    """Link (or copy) ``paths`` from ``folder`` into the new folder ``tree``,
-    creating ``dirs`` too, and ``.git`` when ``with_git``; returns (entries,
-    bytes).  Special files are refused with their name."""
+#: paths per cp process (well under the argument-size limit)
+_BATCH = 2000
+
+
+def stage(folder: Path, tree: Path, whole: list[str], with_git: bool = False) -> tuple[int, int]:
+    """Hard-link ``whole`` (and ``.git`` when ``with_git``) from ``folder`` into
+    the new folder ``tree`` with ``cp -al --parents``: a few processes, no data
+    copied (across file systems: copied).  Returns (entries, bytes) of the
+    staged tree; special files are refused with their name."""
     tree.mkdir()
+    for i in range(0, len(whole), _BATCH):
+        _cp_parents(folder, whole[i : i + _BATCH], tree)
     if with_git:
-        _link_tree(folder / ".git", tree / ".git")
+        _cp_parents(folder, [".git"], tree)
         for name in _GIT_SKIP:
             (tree / ".git" / name).unlink(missing_ok=True)
-    made: set[str] = set()
-    for d in dirs:
-        os.makedirs(tree / d, exist_ok=True)
-        made.add(d)
-    entries = size = 0
-    paths = list(paths)
-    for rel in paths:  # (grows while iterating when a submodule is expanded)
-        src = folder / rel
-        try:
-            st = os.lstat(src)
-        except FileNotFoundError:
-            continue  # tracked but deleted from disk
-        if stat.S_ISDIR(st.st_mode):  # a submodule git lists as one entry: taken whole
-            files, subdirs = _walk(folder, rel)
-            paths.extend(files)
-            for d in subdirs:
-                os.makedirs(tree / d, exist_ok=True)
-                made.add(d)
-            continue
-        kind = _KINDS.get(stat.S_IFMT(st.st_mode))
-        if kind:
-            raise TreeError(f"{src} is {kind}; a snapshot can hold only files, folders and symlinks")
-        parent = os.path.dirname(rel)
-        if parent and parent not in made:
-            os.makedirs(tree / parent, exist_ok=True)
-            made.add(parent)
-        dst = tree / rel
-        try:
-            os.link(src, dst, follow_symlinks=False)
-        except OSError:
-            if stat.S_ISLNK(st.st_mode):
-                os.symlink(os.readlink(src), dst)
-            else:
-                shutil.copy2(src, dst)
-        entries += 1
-        if not stat.S_ISLNK(st.st_mode):
-            size += st.st_size
-    if with_git:
         _fresh_index(tree)
-        git_entries, git_bytes = count(tree / ".git")
-        entries += git_entries
-        size += git_bytes
-    return entries, size
+    return count(tree, refuse_special=folder)
 
 
-def _link_tree(src: Path, dst: Path) -> None:
-    """Hard-link a whole folder (``cp -al``: one process, no data copied); copy across file systems."""
+def _cp_parents(folder: Path, rels: list[str], tree: Path) -> None:
+    if not rels:
+        return
     env = child_env()
-    proc = subprocess.run(["cp", "-al", str(src), str(dst)], capture_output=True, env=env)
-    if proc.returncode != 0:
-        shutil.rmtree(dst, ignore_errors=True)
-        proc = subprocess.run(["cp", "-a", str(src), str(dst)], capture_output=True, env=env)
+    args = ["--parents", "--no-dereference", "-t", str(tree), "--", *rels]
+    proc = subprocess.run(["cp", "-Rl", *args], cwd=folder, capture_output=True, env=env)
+    if proc.returncode != 0:  # e.g. another file system: copy instead
+        proc = subprocess.run(["cp", "-R", "--preserve=mode,links", *args], cwd=folder, capture_output=True, env=env)
         if proc.returncode != 0:
-            raise TreeError(f"cannot copy {src}: {proc.stderr.decode(errors='replace').strip()}")
+            raise TreeError(f"cannot stage files of {folder}: {proc.stderr.decode(errors='replace').strip()}")
 
 
 def _fresh_index(tree: Path) -> None:
@@ -154,19 +113,28 @@ def _fresh_index(tree: Path) -> None:
         raise TreeError(f"git read-tree failed: {proc.stderr.decode(errors='replace').strip()}")
 
 
-def count(root: str | Path) -> tuple[int, int]:
-    """(entries, bytes) of a tree: files and symlinks, symlinks counting no bytes."""
+def count(root: str | Path, refuse_special: Path | None = None) -> tuple[int, int]:
+    """(entries, bytes) of a tree: files and symlinks, symlinks counting no
+    bytes.  With ``refuse_special`` (the folder the tree was staged from), a
+    FIFO, socket or device raises :class:`TreeError` naming its original path."""
     entries = size = 0
-    stack = [str(root)]
+    base = str(root)
+    stack = [base]
     while stack:
         with os.scandir(stack.pop()) as it:
             for entry in it:
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(entry.path)
-                else:
-                    entries += 1
-                    if not entry.is_symlink():
-                        size += entry.stat(follow_symlinks=False).st_size
+                    continue
+                entries += 1
+                if entry.is_symlink():
+                    continue
+                st = entry.stat(follow_symlinks=False)
+                if refuse_special is not None and not stat.S_ISREG(st.st_mode):
+                    kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
+                    original = refuse_special / os.path.relpath(entry.path, base)
+                    raise TreeError(f"{original} is {kind}; a snapshot can hold only files, folders and symlinks")
+                size += st.st_size
     return entries, size
 
 
