@@ -74,7 +74,7 @@ class OctraApp(App):
         Binding("c", "cancel_task", "Cancel task", show=False),
         Binding("r", "resume_task", "Resume task", show=False),
         Binding("i", "focus_input", "Input", show=False),
-        Binding("f5", "refresh", "Refresh", show=False),
+        Binding("f5", "refresh", "Refresh/reconnect", show=False),
         Binding("q", "quit", "Quit"),
         Binding("escape", "leave_input", "Leave input", show=False),
     ]
@@ -451,12 +451,13 @@ class OctraApp(App):
         if new_lines:
             aid = self.selected_agent
             log = self.query_one("#log", Log)
-            if aid is None:
-                log.write_lines([model.format(a, text) for a, text in new_lines])
-            else:
-                mine = [text for a, text in new_lines if a == aid]
-                if mine:
-                    log.write_lines(mine)
+            lines = [model.format(a, text) for a, text in new_lines] if aid is None else [t for a, t in new_lines if a == aid]
+            if lines:
+                # follow the end unless the user scrolled up (a new horizontal scrollbar must not stop it)
+                follow = log.scroll_y >= log.max_scroll_y - 2
+                log.write_lines(lines, scroll_end=False)
+                if follow:
+                    self.call_after_refresh(log.scroll_end, animate=False, x_axis=False)
         if model.status_changed:
             model.status_changed = False
             self._render_title()
@@ -560,10 +561,10 @@ class OctraApp(App):
         if self.selected_task:
             self.refresh_detail(self.selected_task)
         if self.connection != "connected":
-            self.link.retry_now()
+            self.link.retry_now(start=True)
 
     def action_reconnect(self) -> None:
-        self.link.retry_now()
+        self.link.retry_now(start=True)
 
     def action_task_options(self) -> None:
         from .screens import TaskOptionsScreen
@@ -679,7 +680,7 @@ class OctraApp(App):
         yield SystemCommand("Skills", "Browse the skill fragments (k)", self.action_skills)
         yield SystemCommand("Guides", "Browse the tool guides (g)", self.action_guides)
         yield SystemCommand("Refresh", "Reload projects, tasks and the selected task (f5)", self.action_refresh)
-        yield SystemCommand("Reconnect", "Try the daemon again now", self.action_reconnect)
+        yield SystemCommand("Reconnect", "Try the daemon again now (starting it unless autostart is off)", self.action_reconnect)
 
 
 def run() -> None:

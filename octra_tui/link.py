@@ -49,6 +49,7 @@ class Link:
         self.server: dict[str, Any] = {}
         self.attempts = 0
         self._wake = anyio.Event()
+        self._start_next = False
 
     async def run(self) -> None:
         backoff = BACKOFF_START
@@ -58,7 +59,9 @@ class Link:
             try:
                 # only the first connection starts a daemon: one that went away
                 # later was stopped on purpose or is restarting
-                async with connect(self.socket, client="octra-tui", autostart=self.autostart and first) as c:
+                start = self.autostart and (first or self._start_next)
+                self._start_next = False
+                async with connect(self.socket, client="octra-tui", autostart=start) as c:
                     self.client = c
                     self.server = c.server
                     await self._stream(c)
@@ -76,7 +79,7 @@ class Link:
                 backoff = BACKOFF_START  # it was up: start the backoff over
             first = False
             self.attempts += 1
-            self.on_state("disconnected", f"{reason}; retrying in {backoff:.1f}s")
+            self.on_state("disconnected", f"retrying in {backoff:.1f}s (f5: now{', starting octrad' if self.autostart else ''})  {reason}")
             self._wake = anyio.Event()
             with anyio.move_on_after(backoff):
                 await self._wake.wait()
@@ -97,8 +100,9 @@ class Link:
                 self.seq = ev.seq
                 self.on_event(ev)
 
-    def retry_now(self) -> None:
-        """Skip the rest of the backoff wait."""
+    def retry_now(self, start: bool = False) -> None:
+        """Skip the rest of the backoff wait (and start the daemon if ``start`` and autostart allows)."""
+        self._start_next = start
         self._wake.set()
 
     @property
