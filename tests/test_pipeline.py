@@ -477,3 +477,29 @@ async def test_sigterm_checkpoints_running_tasks(daemon, fake):
         task = await wait_status(c, tid, ("done", "failed"), timeout=120)
     assert task["status"] == "done", task["error"]
     assert script.count("plan") == 1
+
+
+async def test_fix_loop_is_bounded_and_reports_its_outcome(daemon, fake):
+    script = Script(
+        plan=lambda a, n: plan(("core", "x")),
+        staff=lambda a, n: staff(("w", "a file", ["a.txt"])),
+        work=lambda a, n: files(("a.txt", "a"), commands=["python3 -c 'import sys; sys.exit(3)'"]),
+        fix=lambda a, n: {"files": [{"path": "a.txt", "content": f"try {n}"}, {"path": "../../evil", "content": "x"}],
+                          "explanation": "maybe"},
+        review=lambda a, n: {"approved": True},
+        validate=lambda a, n: {"approved": True},
+    )
+    fake.responder = script
+    async with daemon.connect() as c:
+        await use_fake(c, fake)
+        tid = (await c.call("task.create", {"description": "x", "provider": "fake", "meta": {"max_fix_attempts": 2}}))["task_id"]
+        task = await wait_status(c, tid)
+        evs = await events_of(c, tid)
+    assert task["status"] == "done", task["error"]
+    assert script.count("fix") == 2
+    runs = [e.data for e in evs if e.kind == "command.finished"]
+    assert [r["exit_code"] for r in runs] == [3, 3, 3]
+    (outcome,) = [e.data["autofix"] for e in evs if e.kind == "agent.log" and "autofix" in e.data]
+    assert outcome == {"command": "python3 -c 'import sys; sys.exit(3)'", "status": "failed", "ok": False, "attempts": 2}
+    assert any("'..'" in e.data.get("text", "") for e in evs if e.kind == "agent.log")
+    assert (Path(task["store_path"]) / "a.txt").read_text() == "try 2"

@@ -207,11 +207,11 @@ class TaskRun:
 
     # -- commands -----------------------------------------------------------
     async def run_command(self, agent_id: str, command: str) -> dict:
-        from ..scaffold.executor import BadCommand, Executor
+        from ..scaffold.executor import BadCommand, executor_for
 
         await self.d.bus.publish("command.started", {"command": command}, task_id=self.task_id, agent_id=agent_id)
         try:
-            res = await Executor(self.settings, projects_dir=self.d.config.projects_dir).run(command, self.folder)
+            res = await (await executor_for(self.d)).run(command, self.folder)
         except BadCommand as exc:
             out = {"command": command, "exit_code": -1, "timed_out": False, "duration_s": 0.0,
                    "output_tail": f"refused: {exc}", "sandbox": "none", "nix": False}
@@ -466,32 +466,40 @@ class TaskRun:
                 break
 
     async def run_commands(self, team: Team, tag: str) -> None:
+        """Run the workers' commands; a failing one goes back to its worker for fixed files (bounded)."""
         if not self.opts["run_commands"]:
             return
         seen: set[str] = set()
         team.commands = []
         for w in team.workers:
             for n, command in enumerate(w.commands, 1):
-                if command in seen:
-                    continue
-                seen.add(command)
-                result = await self.run_command(w.agent_id, command)
-                attempt = 0
-                while result["exit_code"] != 0 and attempt < int(self.opts["max_fix_attempts"]):
-                    attempt += 1
-                    files = read_files(self.folder, sorted({*w.files, *[p for x in team.workers for p in x.files]}))
-                    fix = await self.ask(
-                        w.agent_id, w.role, f"{team.key}.w{w.index}.{tag}.cmd{n}.fix{attempt}",
-                        prompts.fix(w.as_dict(), command, result["exit_code"], result["output_tail"], files, self.guide),
-                        Fix,
-                    )
-                    changed = self.take(team, w, await self.write(w.agent_id, fix.files))
-                    if changed:
-                        self.record_commit(w, team, changed, f"{team.brief.role}/{w.role}: fix `{command[:50]}`: {fix.explanation[:60]}")
-                    result = await self.run_command(w.agent_id, command)
-                    await self.log(w.agent_id, f"fix {attempt} for `{command}`: exit {result['exit_code']}",
-                                   level="info" if result["exit_code"] == 0 else "warning")
-                team.commands.append(result)
+                if command not in seen:
+                    seen.add(command)
+                    team.commands.append(await self.run_with_fixes(team, w, command, f"{team.key}.w{w.index}.{tag}.cmd{n}"))
+
+    async def run_with_fixes(self, team: Team, w: Worker, command: str, step: str) -> dict:
+        """The auto-fix loop: run; on failure ask the worker for fixes, write and commit them, run again.
+        The outcome is an ``agent.log`` event with structured ``autofix`` data either way."""
+        result = await self.run_command(w.agent_id, command)
+        attempt = 0
+        while result["exit_code"] != 0 and attempt < int(self.opts["max_fix_attempts"]):
+            attempt += 1
+            files = read_files(self.folder, sorted({p for x in team.workers for p in x.files}))
+            fix = await self.ask(
+                w.agent_id, w.role, f"{step}.fix{attempt}",
+                prompts.fix(w.as_dict(), command, result["exit_code"], result["output_tail"], files, self.guide), Fix,
+            )
+            changed = self.take(team, w, await self.write(w.agent_id, fix.files))
+            if changed:
+                self.record_commit(w, team, changed, f"{team.brief.role}/{w.role}: fix `{command[:50]}`: {fix.explanation[:60]}")
+            result = await self.run_command(w.agent_id, command)
+        ok = result["exit_code"] == 0
+        status = "passed" if ok and not attempt else "fixed" if ok else "failed"
+        text = {"passed": f"`{command}` passes", "fixed": f"`{command}` passes after {attempt} fix(es)",
+                "failed": f"`{command}` still fails (exit {result['exit_code']}) after {attempt} fix(es)"}[status]
+        await self.log(w.agent_id, text, level="info" if ok else "warning",
+                       autofix={"command": command, "status": status, "ok": ok, "attempts": attempt})
+        return result
 
     async def review_loop(self, team: Team, tag: str = "") -> None:
         max_rework = int(self.opts["max_rework"])
