@@ -306,3 +306,21 @@ async def test_real_scaffolding_with_cargo_and_npm(projects, mode):
     assert res.ok, res.output_tail
     assert res.new_files == ["package.json"]
     assert '"name": "web"' in (web / "package.json").read_text()
+
+
+@needs_bwrap
+async def test_bwrap_keeps_a_toolchain_that_lives_under_tmp(projects):
+    """The sandbox's /tmp is private, yet a tool installed under /tmp (a virtualenv, a
+    checkout running its own tests) still runs, read-only."""
+    tool = Path(tempfile.mkdtemp(prefix="octra-tool-", dir="/tmp"))
+    try:
+        script = tool / "bin" / "hello"
+        script.parent.mkdir()
+        script.write_text("#!/bin/sh\necho hello from $0\ntouch \"$0.written\" 2>/dev/null && echo wrote\nexit 0\n")
+        script.chmod(0o755)
+        res = await executor(projects, mode="bwrap").run(str(script), projects / "demo")
+        assert res.exit_code == 0, res.output_tail
+        assert "hello from" in res.output_tail and "wrote" not in res.output_tail
+        assert not Path(f"{script}.written").exists()
+    finally:
+        shutil.rmtree(tool)

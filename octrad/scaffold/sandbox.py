@@ -83,6 +83,11 @@ def wrap(
     if network:
         args.append("--share-net")
     args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    # the private /tmp would hide a toolchain that lives there (a virtualenv, a
+    # checkout): its top folder comes back read-only, before anything is hidden in it
+    words = [w.strip("'\";&|()") for a in argv for w in a.split()]  # the program of a `sh -c` line too
+    for top in _tmp_tops([*words, *env.get("PATH", "").split(":")], project):
+        args += ["--ro-bind", str(top), str(top)]
     hidden: list[Path] = []
     for h in sorted({Path(h) for h in hide if h}, key=lambda x: len(x.parts)):
         # a folder inside the project stays visible; one inside a hidden folder is hidden already
@@ -126,6 +131,19 @@ def wrap(
             args += ["--setenv", key, value]
     args += ["--dir", SANDBOX_HOME, "--chdir", str(cwd), "--"]
     return Wrapped([*args, *argv], dict(env))
+
+
+def _tmp_tops(paths: list[str], project: Path) -> list[Path]:
+    """The folders directly under /tmp that hold these absolute paths (not the project's own)."""
+    tops: list[Path] = []
+    for entry in paths:
+        p = Path(entry)
+        if not entry or not p.is_absolute() or len(p.parts) < 3 or p.parts[1] != "tmp":
+            continue
+        top = Path("/tmp", p.parts[2])
+        if top.is_dir() and top not in tops and not _inside(top, project):
+            tops.append(top)
+    return tops
 
 
 def _inside(path: Path, folder: Path) -> bool:
