@@ -108,3 +108,38 @@ def test_status_fast_path_matches_full_cli(daemon):
     fast = json.loads(daemon.ctl("--json", "status").stdout)
     full = json.loads(daemon.ctl("--json", "rpc", "daemon.status").stdout)
     assert set(fast) == set(full) and fast["pid"] == full["pid"]
+
+
+#: every protocol method and the octractl command that speaks it (initialize and
+#: events.unsubscribe come with every connection and every `events` stream)
+COMMANDS = {
+    "initialize": ["status"], "daemon.status": ["status"], "daemon.shutdown": ["shutdown"],
+    "events.subscribe": ["events"], "events.unsubscribe": ["events"],
+    "project.list": ["projects"], "project.snapshots": ["snapshots"], "project.restore": ["restore"], "project.gc": ["gc"],
+    "task.create": ["run"], "task.list": ["tasks"], "task.get": ["show"], "task.cancel": ["cancel"],
+    "task.resume": ["resume"], "task.approve": ["approve"], "task.message": ["reply"],
+    "context.list": ["context", "list"], "context.add": ["context", "add"], "context.forget": ["context", "forget"],
+    "context.prompt": ["context", "show"],
+    "skills.catalog": ["skills", "catalog"], "skills.search": ["skills", "search"], "skills.select": ["skills", "show"],
+    "guides.list": ["guides", "list"], "guides.get": ["guides", "show"],
+    "settings.get": ["settings", "get"], "settings.set": ["settings", "set"],
+    "providers.list": ["providers", "list"], "providers.set": ["providers", "set"],
+    "providers.remove": ["providers", "remove"], "providers.test": ["providers", "test"],
+    "github.status": ["github", "status"], "github.set_token": ["github", "token", "set"],
+}
+
+
+def test_every_method_has_a_command_with_help_and_json():
+    import click
+
+    from octra_protocol.methods import all_methods
+    from octractl.cli import cli
+
+    assert set(COMMANDS) == set(all_methods()), "a protocol method without an octractl command (or a stale entry)"
+    for method, path in COMMANDS.items():
+        cmd = cli
+        for name in path:
+            assert isinstance(cmd, click.Group) and name in cmd.commands, f"{method}: no `octractl {' '.join(path)}`"
+            cmd = cmd.commands[name]
+        assert (cmd.help or "").strip(), f"`octractl {' '.join(path)}` has no help text"
+    assert any(p.name == "as_json" for p in cli.params), "--json is global"
