@@ -35,6 +35,34 @@ from .model import (
 KEEP_MODELS = 4
 
 
+def ui_gone_is_fine(fn):
+    """For timers and workers that may finish while the app shuts down: the widgets
+    they would update are gone, which is no error."""
+    import functools
+    import inspect
+
+    from textual.css.query import NoMatches
+
+    if inspect.iscoroutinefunction(fn):
+        @functools.wraps(fn)
+        async def run_async(*args, **kwargs):
+            try:
+                return await fn(*args, **kwargs)
+            except NoMatches:
+                return None
+
+        return run_async
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except NoMatches:
+            return None
+
+    return run
+
+
 def natural_key(agent_id: str) -> tuple:
     """``t1-m2`` before ``t1-m10``: numbers compare as numbers."""
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", agent_id))
@@ -165,6 +193,7 @@ class OctraApp(App):
         bar.set_class(state != "connected", "down")
         self.sub_title = {"connected": "", "connecting": "connecting…"}.get(state, "offline")
 
+    @ui_gone_is_fine
     def _on_link_ready(self, resumed: bool) -> None:
         """Connected (again): refresh the lists and finish any interrupted history load."""
         self.reload_lists()
@@ -192,6 +221,7 @@ class OctraApp(App):
 
     # -- lists (sidebar) ------------------------------------------------------
     @work(group="lists", exclusive=True)
+    @ui_gone_is_fine
     async def reload_lists(self) -> None:
         projects = await self.rpc("project.list", quiet=True)
         tasks = await self.rpc("task.list", {"limit": 200}, quiet=True)
@@ -281,6 +311,7 @@ class OctraApp(App):
         self.refresh_detail(task_id)
 
     @work(group="history")
+    @ui_gone_is_fine
     async def load_task(self, task_id: str) -> None:
         """The task's past from its events, then whatever came while loading."""
         self.loading.setdefault(task_id, [])
@@ -310,6 +341,7 @@ class OctraApp(App):
             self.refresh_detail(task_id)
 
     @work(group="detail", exclusive=True)
+    @ui_gone_is_fine
     async def refresh_detail(self, task_id: str) -> None:
         task = await self.rpc("task.get", {"task_id": task_id}, quiet=True)
         if task is None or task_id != self.selected_task:
@@ -404,6 +436,7 @@ class OctraApp(App):
             self._render_log(model)
 
     # -- the batch of events --------------------------------------------------
+    @ui_gone_is_fine
     def flush(self) -> None:
         """Apply the events that came since the last flush, with one screen update."""
         if not self.pending:
@@ -464,6 +497,7 @@ class OctraApp(App):
             self.refresh_detail(model.task_id)
         self._render_summary()
 
+    @ui_gone_is_fine
     def _spin(self) -> None:
         model = self.models.get(self.selected_task or "")
         if model is None or not model.working:

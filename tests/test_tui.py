@@ -148,10 +148,19 @@ async def test_task_from_the_input_grows_the_tree_and_shows_a_workers_log(daemon
         summary = str(app.query_one("#summary").content)
         assert "done[/]  4 files  9 calls  99 in / 63 out" in summary and "snapshot /nix/store/" in summary
 
+        # a message on the finished task is a follow-up: a new run on the same project, shown at once
+        app.query_one("#chat").focus()
+        await type_text(pilot, "add a health check")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.selected_task not in (None, tid), 20)
+        follow_up = app.selected_task
+
     # what the UI applied is exactly the daemon's story of the task
     async with daemon.connect() as c:
         stored = await events_of(c, tid)
+        first, second = [await c.call("task.get", {"task_id": t}) for t in (tid, follow_up)]
     assert list(m.seqs) == [e.seq for e in stored]
+    assert second["project_id"] == first["project_id"] and "add a health check" in second["description"]
 
 
 async def events_of(c, task_id):
@@ -195,7 +204,11 @@ async def test_settings_toggle_and_a_bad_value(daemon):
     app = OctraApp(socket=daemon.socket, autostart=False)
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: app.connection == "connected", 20)
-        await pilot.press("s")
+        # from the command palette, as every action
+        await pilot.press("ctrl+p")
+        await type_text(pilot, "settings")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
         await until(pilot, lambda: app.screen.query("#set-publish_repositories")
                     and app.screen.query_one("#set-github_api_url", Input).value)
         assert app.screen.query_one("#set-publish_repositories", Switch).value is False
