@@ -299,3 +299,68 @@ async def test_daemon_restart_mid_run_loses_and_repeats_nothing(daemon, fake):
     async with daemon.connect() as c:
         stored = [e.seq for e in await events_of(c, tid)]
     assert seqs == stored, "the UI lost or repeated events across the restart"
+
+
+async def test_providers_add_then_test_then_remove(daemon, fake):
+    from textual.widgets import DataTable, Input
+
+    from tests.fakes.providers import Reply
+
+    app = OctraApp(socket=daemon.socket, autostart=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.connection == "connected", 20)
+        await pilot.press("p")
+        await until(pilot, lambda: app.screen.query("#table") and "offline" in str(app.screen.query_one("#table-intro").content))
+        await pilot.press("a")
+        await until(pilot, lambda: app.screen.query("#pf-name"))
+        # a missing model is said in the form, nothing is sent
+        app.screen.query_one("#pf-name", Input).value = "local"
+        await pilot.click("#ok")
+        assert "model needed" in str(app.screen.query_one("#pf-error").content)
+        for field, value in (("model", "gpt-test"), ("base_url", fake.base_url("openai")), ("api_key", KEY)):
+            app.screen.query_one(f"#pf-{field}", Input).focus()
+            await type_text(pilot, value)
+        await pilot.click("#ok")
+        await until(pilot, lambda: app.screen.query("#table") and app.screen.query_one("#table", DataTable).row_count == 1)
+        fake.push(Reply.json({"answer": "pong"}))
+        await pilot.press("t")
+        await until(pilot, lambda: "answered 'pong'" in str(app.screen.query_one("#detail").content), 20)
+        assert fake.requests[-1].headers.get("authorization") == f"Bearer {KEY}"
+        # a failing test call shows the provider's error in place
+        fake.push(Reply.error(401, "bad key"))
+        await pilot.press("t")
+        await until(pilot, lambda: "local:" in str(app.screen.query_one("#detail").content)
+                    and "answered" not in str(app.screen.query_one("#detail").content), 30)
+        assert KEY not in str(app.screen.query_one("#detail").content)
+        await pilot.press("d")
+        await until(pilot, lambda: app.screen.query_one("#table", DataTable).row_count == 0)
+    async with daemon.connect() as c:
+        assert (await c.call("providers.list"))["providers"] == []
+
+
+async def test_context_add_and_forget(daemon):
+    from textual.widgets import DataTable, Input
+
+    async with daemon.connect() as c:
+        tid = (await c.call("task.create", {"description": "a python script", "stack": "python",
+                                            "meta": {"approve_plan": True}}))["task_id"]
+        project = (await c.call("task.get", {"task_id": tid}))["project_id"]
+    app = OctraApp(socket=daemon.socket, autostart=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.selected_task == tid, 20)
+        await pilot.press("x")
+        await until(pilot, lambda: app.screen.query("#table") and "0 entries" in str(app.screen.query_one("#table-intro").content))
+        await pilot.press("a")
+        await until(pilot, lambda: app.screen.query("#cf-content"))
+        app.screen.query_one("#cf-content", Input).focus()
+        await type_text(pilot, "use tabs")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen.query("#table") and app.screen.query_one("#table", DataTable).row_count == 1)
+        await pilot.press("f")
+        await until(pilot, lambda: app.screen.query("#prompt"))
+        assert app.screen.query_one("#prompt", Input).value == "use tabs"
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen.query("#table") and app.screen.query_one("#table", DataTable).row_count == 0)
+    async with daemon.connect() as c:
+        entries = (await c.call("context.list", {"project": project, "include_forgotten": True}))["entries"]
+    assert [(e["content"], e["scope"], e["type"], e["forgotten"]) for e in entries] == [("use tabs", "global", "rule", True)]
