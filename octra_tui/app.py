@@ -172,6 +172,9 @@ class OctraApp(App):
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action in self.MAIN_ACTIONS and len(self.screen_stack) > 1:
             return False
+        if action == "approve":
+            # shown dimmed unless a plan waits for approval
+            return True if (self.detail or {}).get("status") == "awaiting_approval" else None
         return True
 
     # -- connection ---------------------------------------------------------
@@ -358,6 +361,7 @@ class OctraApp(App):
         self._render_title()
         self._render_summary()
         self._update_input()
+        self.refresh_bindings()
 
     def _render_title(self) -> None:
         tid = self.selected_task
