@@ -367,11 +367,17 @@ async def test_bad_create_params(daemon):
             ({"description": "x", "provider": "nope"}, None),
             ({"description": "x", "provider": "replay"}, -32602),
             ({"description": "x", "meta": []}, -32602),
+            ({"description": "x", "meta": {"max_rounds": "many"}}, -32602),
+            ({"description": "x", "meta": {"max_rounds": 0}}, -32602),
+            ({"description": "x", "meta": {"selector": "loudest"}}, -32602),
+            ({"description": "x", "meta": {"skill_categories": ["Cooking"]}}, -32602),
         ):
             with pytest.raises(RpcError) as err:
                 await c.call("task.create", params)
             if code:
                 assert err.value.code == code, (params, err.value)
+            if "meta" in params and isinstance(params["meta"], dict):
+                assert "meta." in err.value.message, err.value.message
         with pytest.raises(RpcError) as err:
             await c.call("task.get", {"task_id": "tnope"})
         assert err.value.code == -32001

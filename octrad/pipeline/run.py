@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, Union
 
 import anyio
 import msgspec
@@ -22,20 +22,36 @@ from octra_protocol.errors import RpcError
 from . import gitrepo, prompts
 from .answers import Fix, Plan, Review, Staffing, Validation, WorkerBrief, WorkerOutput
 from .files import UnsafePath, list_files, read_files, write_file
-from .groupchat import SELECTORS, speakers
+from .groupchat import speakers
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-DEFAULTS = {
-    "max_rounds": 2,
-    "max_rework": 1,
-    "max_validation_rounds": 1,
-    "max_fix_attempts": 2,
-    "selector": "all_at_once",
-    "max_workers": 5,
-    "run_commands": True,
-}
+Count = Annotated[int, msgspec.Meta(ge=0, le=20)]
+
+
+class Options(msgspec.Struct, kw_only=True):
+    """The task flags (``meta``) the pipeline reads; other keys in meta belong to
+    other parts (budgets, replay, GitHub) and pass through untouched."""
+
+    approve_plan: bool = False
+    skill_categories: Union[list[str], None] = None
+    selector: Literal["all_at_once", "round_robin", "role_based", "agent_based"] = "all_at_once"
+    max_rounds: Annotated[int, msgspec.Meta(ge=1, le=20)] = 2
+    max_rework: Count = 1
+    max_validation_rounds: Count = 1
+    max_fix_attempts: Count = 2
+    max_workers: Annotated[int, msgspec.Meta(ge=1, le=20)] = 5
+    run_commands: bool = True
+    temperature: Union[Annotated[float, msgspec.Meta(ge=0, le=2)], None] = None
+
+
+def options(meta: dict) -> Options:
+    """The flags of ``meta``, checked: a wrong one is an invalid_params error naming it."""
+    try:
+        return msgspec.convert(meta, Options)
+    except msgspec.ValidationError as exc:
+        raise RpcError.of("invalid_params", f"meta: {exc}".replace("$.", "meta.")) from None
 
 
 class Waiting(Exception):
@@ -102,11 +118,8 @@ class TaskRun:
         self.model = row["model"]
         self.stack = row["stack"]
         self.meta: dict[str, Any] = msgspec.json.decode(row["meta"] or "{}")
-        self.opts = {k: self.meta.get(k, v) for k, v in DEFAULTS.items()}
-        if self.opts["selector"] not in SELECTORS:
-            raise RpcError.of("invalid_params", f"meta.selector must be one of {', '.join(SELECTORS)}")
-        cats = self.meta.get("skill_categories")
-        self.categories: list[str] | None = list(cats) if cats else None
+        self.opts = options(self.meta)
+        self.categories = self.opts.skill_categories or None
         self.boss_id = f"{self.task_id}-boss"
         self.settings = await self.d.settings.get()
         #: what the Boss is told about a GitHub issue (set by the GitHub service's prepare)
@@ -147,7 +160,7 @@ class TaskRun:
 
         site = CallSite(task_id=self.task_id, agent_id=agent_id, role=role, step=step, meta=self.meta)
         answer = await self.d.llm.ask(site, messages, answer_type, provider=self.provider, model=self.model,
-                                      temperature=self.meta.get("temperature"))
+                                      temperature=self.opts.temperature)
         await self.store.record(self.task_id, step, answer.value)
         return answer.value
 
@@ -315,7 +328,7 @@ class TaskRun:
             stack = self.stack or plan.tech_stack or None
             await self.store.update(self.task_id, plan=msgspec.to_builtins(plan), questions=[], stack=stack)
             await self.d.db.execute("UPDATE projects SET stack = COALESCE(stack, ?) WHERE id = ?", (stack, self.project_id))
-            if self.meta.get("approve_plan"):
+            if self.opts.approve_plan:
                 approval = await self.store.step(self.task_id, f"approval.{rev}")
                 if approval is None:
                     await self.store.agent_status(self.task_id, self.boss_id, "waiting")
@@ -390,7 +403,7 @@ class TaskRun:
         )
         await self.save_context(team.agent_id, team.agent_id, staffing.context)
         seen: set[str] = set()
-        for brief in staffing.workers[: int(self.opts["max_workers"])]:
+        for brief in staffing.workers[: self.opts.max_workers]:
             if brief.role in seen:
                 continue
             seen.add(brief.role)
@@ -417,7 +430,7 @@ class TaskRun:
             self.description, self.plan_json, team.as_dict(), w.as_dict(), guide=self.guide,
             skills=self.skill_text(w), context=await self.context_block(w.agent_id, team.agent_id),
             own_files=list(w.files.items()), peer_files=peer_files, round_no=round_no, feedback=feedback,
-            peers=[p.role for p in peers] if self.opts["selector"] == "agent_based" else None,
+            peers=[p.role for p in peers] if self.opts.selector == "agent_based" else None,
         )
         out = await self.ask(w.agent_id, w.role, step, messages, WorkerOutput)
         changed = self.take(team, w, await self.write(w.agent_id, out.files))
@@ -441,9 +454,9 @@ class TaskRun:
         return format_for_prompt(chosen)
 
     async def group_chat(self, team: Team) -> None:
-        max_rounds = max(1, int(self.opts["max_rounds"]))
+        max_rounds = self.opts.max_rounds
         for round_no in range(1, max_rounds + 1):
-            if round_no == 1 or self.opts["selector"] == "all_at_once":
+            if round_no == 1 or self.opts.selector == "all_at_once":
                 changed = []
 
                 async def turn(w: Worker) -> None:
@@ -455,7 +468,7 @@ class TaskRun:
                         tg.start_soon(turn, w)
             else:
                 changed = []
-                for w in speakers(self.opts["selector"], team.workers, round_no):
+                for w in speakers(self.opts.selector, team.workers, round_no):
                     if await self.worker_turn(team, w, f"{team.key}.w{w.index}.r{round_no}", round_no):
                         changed.append(w.role)
             await self.log(team.agent_id, f"round {round_no}: {len(changed)} worker(s) changed files",
@@ -467,7 +480,7 @@ class TaskRun:
 
     async def run_commands(self, team: Team, tag: str) -> None:
         """Run the workers' commands; a failing one goes back to its worker for fixed files (bounded)."""
-        if not self.opts["run_commands"]:
+        if not self.opts.run_commands:
             return
         seen: set[str] = set()
         team.commands = []
@@ -482,7 +495,7 @@ class TaskRun:
         The outcome is an ``agent.log`` event with structured ``autofix`` data either way."""
         result = await self.run_command(w.agent_id, command)
         attempt = 0
-        while result["exit_code"] != 0 and attempt < int(self.opts["max_fix_attempts"]):
+        while result["exit_code"] != 0 and attempt < self.opts.max_fix_attempts:
             attempt += 1
             files = read_files(self.folder, sorted({p for x in team.workers for p in x.files}))
             fix = await self.ask(
@@ -502,7 +515,7 @@ class TaskRun:
         return result
 
     async def review_loop(self, team: Team, tag: str = "") -> None:
-        max_rework = int(self.opts["max_rework"])
+        max_rework = self.opts.max_rework
         for r in range(1, max_rework + 2):
             files = read_files(self.folder, sorted({p for w in team.workers for p in w.files}))
             review = await self.ask(
@@ -536,7 +549,7 @@ class TaskRun:
 
     # -- validation ---------------------------------------------------------
     async def validate(self, plan: Plan, teams: list[Team]) -> None:
-        rounds = max(0, int(self.opts["max_validation_rounds"]))
+        rounds = self.opts.max_validation_rounds
         for v in range(1, rounds + 2):
             files = read_files(self.folder, [p for p in list_files(self.folder, 400)])
             verdict = await self.ask(

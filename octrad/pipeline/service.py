@@ -23,7 +23,7 @@ from octra_protocol.methods.tasks import FINAL_STATES, WAITING_STATES
 
 from . import gitrepo
 from .files import list_files
-from .run import TaskRun, Waiting
+from .run import TaskRun, Waiting, options
 from .store import TaskStore
 
 log = logging.getLogger(__name__)
@@ -172,6 +172,13 @@ class TaskService:
         description = p.description.strip()
         if not description:
             raise RpcError.of("invalid_params", "description is empty")
+        opts = options(p.meta)  # a bad flag fails here, not halfway through the run
+        skills = getattr(self.d, "skills", None)
+        if opts.skill_categories and skills is not None:
+            try:
+                skills.catalog(opts.skill_categories)
+            except ValueError as exc:
+                raise RpcError.of("invalid_params", f"meta.skill_categories: {exc}") from None
         provider = p.provider or self._default_provider()
         self._check_provider(provider)
         if provider == "replay" and not p.meta.get("replay_from"):
