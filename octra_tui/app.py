@@ -520,9 +520,9 @@ class OctraApp(App):
             opts = ", ".join(f"{k}={v}" for k, v in self.task_options.items() if v)
             chat.placeholder = "New task: describe it and press Enter" + (f"  [{opts}]" if opts else "  (o: options)")
         elif status == "awaiting_approval":
-            chat.placeholder = "The plan waits: press a to approve, or type what to change and Enter to re-plan"
+            chat.placeholder = "Plan waits: a approves it; or type what to change + Enter"
         elif status == "awaiting_input":
-            chat.placeholder = "Answer the Boss's questions and press Enter"
+            chat.placeholder = "Answer the Boss's questions (see below) and press Enter"
         elif status in FINAL_STATES or status == "interrupted":
             chat.placeholder = "Follow up on this task (a new run on its project), or n for a new task"
         else:

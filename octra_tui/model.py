@@ -23,11 +23,11 @@ RUNNING_STATES = ("queued", "planning", "building", "validating", "snapshotting"
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 STATUS_MARK = {
     "done": "✓", "failed": "✗", "cancelled": "⊘", "interrupted": "⏸", "awaiting_approval": "?",
-    "awaiting_input": "?", "approved": "✓", "rejected": "✗",
+    "awaiting_input": "?", "approved": "✓", "rejected": "✗", "waiting": "…",
 }
 STATUS_STYLE = {
     "done": "green", "failed": "red", "cancelled": "yellow", "interrupted": "yellow",
-    "awaiting_approval": "magenta", "awaiting_input": "magenta",
+    "awaiting_approval": "magenta", "awaiting_input": "magenta", "waiting": "magenta",
 }
 
 #: lines kept for the whole task and for each agent

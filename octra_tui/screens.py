@@ -472,9 +472,9 @@ class PromptScreen(ModalScreen[str | None]):
         self.value = value
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with Vertical(classes="dialog compact"):
             yield Label(self.question)
-            yield Input(self.value, id="prompt")
+            yield Input(self.value, compact=True, id="prompt")
             with Horizontal(classes="buttons"):
                 yield Button("OK", variant="primary", id="ok")
                 yield Button("Cancel", id="cancel")
@@ -495,7 +495,14 @@ class PromptScreen(ModalScreen[str | None]):
 class TaskOptionsScreen(ModalScreen[dict | None]):
     """Options of the next new task."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("enter", "submit", "OK", priority=True)]
+
+    def action_submit(self) -> None:
+        """Enter accepts the dialog from any field (a focused button is pressed instead)."""
+        if isinstance(self.focused, Button):
+            self.focused.press()
+        else:
+            self._ok()
 
     def __init__(self, options: dict) -> None:
         super().__init__()
@@ -503,12 +510,12 @@ class TaskOptionsScreen(ModalScreen[dict | None]):
 
     def compose(self) -> ComposeResult:
         o = self.options
-        with Vertical(classes="dialog"):
+        with Vertical(classes="dialog compact"):
             yield Label("[b]Options of new tasks[/] (empty: the daemon decides)")
-            yield row("project", Input(o.get("project", ""), placeholder="a new project", id="opt-project"))
-            yield row("stack", Input(o.get("stack", ""), placeholder="e.g. rust, python, node", id="opt-stack"))
-            yield row("provider", Input(o.get("provider", ""), placeholder="the default provider", id="opt-provider"))
-            yield row("model", Input(o.get("model", ""), placeholder="the provider's model", id="opt-model"))
+            yield row("project", Input(o.get("project", ""), placeholder="a new project", compact=True, id="opt-project"))
+            yield row("stack", Input(o.get("stack", ""), placeholder="e.g. rust, python, node", compact=True, id="opt-stack"))
+            yield row("provider", Input(o.get("provider", ""), placeholder="the default provider", compact=True, id="opt-provider"))
+            yield row("model", Input(o.get("model", ""), placeholder="the provider's model", compact=True, id="opt-model"))
             yield row("approve plan", Switch(bool(o.get("approve_plan")), id="opt-approve_plan"))
             with Horizontal(classes="buttons"):
                 yield Button("OK", variant="primary", id="ok")
@@ -542,9 +549,9 @@ class ApproveScreen(ModalScreen[tuple[bool, str] | None]):
             lines.append(str(plan["architecture_notes"]))
         for m in plan.get("managers") or []:
             lines.append(f"  • [b]{m.get('role')}[/]: {m.get('description')}")
-        with Vertical(classes="dialog wide"):
+        with Vertical(classes="dialog wide compact"):
             yield VerticalScroll(Static("\n".join(lines)), id="plan")
-            yield Input(placeholder="feedback (for a rejection: what to change)", id="feedback")
+            yield Input(placeholder="feedback (for a rejection: what to change)", compact=True, id="feedback")
             with Horizontal(classes="buttons"):
                 yield Button("Approve", variant="success", id="approve")
                 yield Button("Reject", variant="error", id="reject")
@@ -577,15 +584,15 @@ class ProviderFormScreen(ModalScreen[dict | None]):
 
     def compose(self) -> ComposeResult:
         e = self.existing
-        with Vertical(classes="dialog"):
+        with Vertical(classes="dialog compact"):
             yield Label("[b]Provider[/]" + (" (empty key: keep the stored one)" if e else ""))
-            yield row("name", Input(e.get("name", ""), id="pf-name"))
-            yield row("kind", Select([(k, k) for k in ("openai", "anthropic", "gemini", "ollama")], allow_blank=False,
+            yield row("name", Input(e.get("name", ""), compact=True, id="pf-name"))
+            yield row("kind", Select([(k, k) for k in ("openai", "anthropic", "gemini", "ollama")], allow_blank=False, compact=True,
                                      value=e.get("kind", "openai") if e.get("kind") in ("openai", "anthropic", "gemini", "ollama") else "openai",
                                      id="pf-kind"))
-            yield row("model", Input(e.get("model", ""), id="pf-model"))
-            yield row("base URL", Input(e.get("base_url") or "", placeholder="the kind's default", id="pf-base_url"))
-            yield row("API key", Input(password=True, id="pf-api_key"))
+            yield row("model", Input(e.get("model", ""), compact=True, id="pf-model"))
+            yield row("base URL", Input(e.get("base_url") or "", placeholder="the kind's default", compact=True, id="pf-base_url"))
+            yield row("API key", Input(password=True, compact=True, id="pf-api_key"))
             yield Static("", id="pf-error")
             with Horizontal(classes="buttons"):
                 yield Button("Save", variant="primary", id="ok")
@@ -615,13 +622,13 @@ class ContextFormScreen(ModalScreen[dict | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with Vertical(classes="dialog compact"):
             yield Label("[b]New context entry[/]")
             yield row("scope", Select([("global", "global"), ("team", "team"), ("individual", "individual")],
-                                      allow_blank=False, value="global", id="cf-scope"))
-            yield row("type", Input("rule", id="cf-type"))
-            yield row("target", Input(placeholder="team or agent id (not for global)", id="cf-target"))
-            yield row("content", Input(id="cf-content"))
+                                      allow_blank=False, value="global", id="cf-scope", compact=True))
+            yield row("type", Input("rule", compact=True, id="cf-type"))
+            yield row("target", Input(placeholder="team or agent id (not for global)", compact=True, id="cf-target"))
+            yield row("content", Input(compact=True, id="cf-content"))
             yield row("important", Switch(id="cf-important"))
             yield Static("", id="cf-error")
             with Horizontal(classes="buttons"):
