@@ -146,11 +146,13 @@ class TaskStore:
         await self.bus.publish("agent.status", {"status": status, **data}, task_id=task_id, agent_id=agent_id)
 
     async def settle_agents(self, task_id: str, status: str) -> None:
-        """Agents still working when a task stops take the task's final word."""
-        await self.db.execute(
-            "UPDATE agents SET status = ?, updated_at = ? WHERE task_id = ? AND status = 'working'",
-            (status, time.time(), task_id),
+        """Agents still working (or waiting) when a task stops take the task's final word,
+        with an event each so watchers' trees stop spinning too."""
+        rows = await self.db.fetchall(
+            "SELECT id FROM agents WHERE task_id = ? AND status IN ('working', 'waiting')", (task_id,)
         )
+        for r in rows:
+            await self.agent_status(task_id, r["id"], status)
 
     async def tree(self, task_id: str) -> list[dict]:
         rows = await self.db.fetchall(
