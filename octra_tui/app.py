@@ -208,6 +208,11 @@ class OctraApp(App):
     def _queue_event(self, ev: Any) -> None:
         self.pending.append(ev)
 
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = False) -> None:
+        """Notifications carry daemon and AI text: plain unless asked otherwise."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
     async def rpc(self, method: str, params: Any = None, *, quiet: bool = False) -> Any:
         """Call the daemon; on failure say so (a notification) and return None."""
         try:
@@ -386,8 +391,9 @@ class OctraApp(App):
         if d is not None and (d["status"] in FINAL_STATES or d["status"] in WAITING_STATES or d["status"] == "interrupted"):
             widget.update(summary_text(d))
         elif model is not None:
-            widget.update(f"[{status_style(model.status)}]{model.status}[/]  {len(model.files)} files written  "
-                          f"{model.calls} calls  {human_tokens(model.tokens_in + model.tokens_out)} tokens  ${model.cost_usd:.4f}")
+            widget.update(Text.assemble((model.status, status_style(model.status)),
+                                        f"  {len(model.files)} files written  {model.calls} calls  "
+                                        f"{human_tokens(model.tokens_in + model.tokens_out)} tokens  ${model.cost_usd:.4f}"))
 
     def _render_task(self, model: TaskModel) -> None:
         """Draw a task from scratch (after selecting it)."""

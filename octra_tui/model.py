@@ -250,27 +250,32 @@ def event_lines(ev: Any) -> list[str]:
 
 
 def summary_text(task: dict) -> str:
-    """The finished (or waiting) task in a few lines: files, usage, store path, links."""
+    """The finished (or waiting) task in a few lines of Rich markup: files, usage,
+    store path, links.  Everything that comes from the task is escaped."""
+    from rich.markup import escape as e
+
     u = task.get("usage") or {}
     status = task.get("status", "")
-    lines = [f"[b {status_style(status)}]{status}[/]  {len(task.get('files') or [])} files  "
+    lines = [f"[b {status_style(status)}]{e(status)}[/]  {len(task.get('files') or [])} files  "
              f"{u.get('calls', 0)} calls  {human_tokens(u.get('tokens_in', 0))} in / {human_tokens(u.get('tokens_out', 0))} out  "
              f"${u.get('cost_usd', 0):.4f}"]
-    if task.get("store_path"):
-        lines.append(f"snapshot {task['store_path']}")
-    if task.get("repo_url"):
-        lines.append(f"repo {task['repo_url']}")
-    if task.get("pull_request_url"):
-        lines.append(f"pull request {task['pull_request_url']}")
-    err = task.get("error")
-    if err and status != "done":
-        lines.append(f"[red]{err.get('kind')}: {err.get('message')}[/]")
-    for note in task.get("notes") or []:
-        lines.append(f"[dim]{note}[/]")
     if status == "awaiting_input" and task.get("questions"):
-        lines.append("[magenta]questions[/] (answer below): " + " / ".join(task["questions"]))
+        lines.append("[magenta]questions[/] (answer below): " + e(" / ".join(task["questions"])))
     if status == "awaiting_approval":
         plan = task.get("plan") or {}
         roles = ", ".join(m.get("role", "?") for m in plan.get("managers") or [])
-        lines.append(f"[magenta]plan awaits approval[/]: {plan.get('tech_stack', '')} — {roles}  (press a)")
+        lines.append(f"[magenta]plan awaits approval[/]: {e(str(plan.get('tech_stack', '')))} — {e(roles)}  (press a)")
+    err = task.get("error")
+    if err and status != "done":
+        lines.append(f"[red]{e(str(err.get('kind')))}: {e(str(err.get('message')))}[/]")
+    if task.get("files"):
+        lines.append("files " + e(", ".join(task["files"][:40])))
+    if task.get("store_path"):
+        lines.append(f"snapshot {e(task['store_path'])}")
+    if task.get("repo_url"):
+        lines.append(f"repo {e(task['repo_url'])}")
+    if task.get("pull_request_url"):
+        lines.append(f"pull request {e(task['pull_request_url'])}")
+    for note in task.get("notes") or []:
+        lines.append(f"[dim]{e(note)}[/]")
     return "\n".join(lines)

@@ -182,10 +182,11 @@ class TableScreen(Screen):
         self.action_reload()
 
     def intro(self, text: str | Text) -> None:
-        self.query_one("#table-intro", Static).update(text)
+        self.query_one("#table-intro", Static).update(Text(text) if isinstance(text, str) else text)
 
     def detail(self, text: str | Text) -> None:
-        self.query_one("#detail", Static).update(text)
+        """Plain strings are shown as they are (guides and skills hold brackets, not markup)."""
+        self.query_one("#detail", Static).update(Text(text) if isinstance(text, str) else text)
 
     def fill(self, rows: list[tuple[str, tuple]]) -> None:
         table = self.query_one("#table", DataTable)
@@ -231,8 +232,10 @@ class ProvidersScreen(TableScreen):
         self.fill([(p["name"], (p["name"] + (" *" if p.get("default") else ""), p["kind"], p["model"],
                                 p.get("base_url") or "", "yes" if p.get("has_key") else "no", p.get("source", "")))
                    for p in res["providers"]])
-        errors = "".join(f"\n[red]{e['name']}: {e['error']}[/]" for e in res.get("errors") or [])
-        self.intro(Text.from_markup(f"default provider: [b]{res['default']}[/]   (a add, t test, e edit, d remove){errors}"))
+        intro = Text.assemble("default provider: ", (res["default"], "bold"), "   (a add, t test, e edit, d remove)")
+        for err in res.get("errors") or []:
+            intro.append(f"\n{err['name']}: {err['error']}", "red")
+        self.intro(intro)
         if not self.items:
             self.detail("No provider configured: tasks use the offline provider (no AI). Press a to add one.")
 
@@ -303,7 +306,7 @@ class SnapshotsScreen(TableScreen):
         self.items = {s["task_id"]: s for s in res["snapshots"]}
         self.fill([(s["task_id"], (s["task_id"], when(s["created_at"]), str(s["files"]), human_bytes(s["bytes"]),
                                    s["store_path"])) for s in res["snapshots"]])
-        self.intro(Text.from_markup(f"snapshots of [b]{self.name_}[/], newest first   (r restore to a folder)"))
+        self.intro(Text.assemble("snapshots of ", (self.name_, "bold"), ", newest first   (r restore to a folder)"))
         if not self.items:
             self.detail("No snapshot yet: a task's snapshot is taken when it finishes (Nix is needed).")
 
@@ -360,7 +363,7 @@ class ContextScreen(TableScreen):
                                                                      "strike dim" if e["forgotten"] else "")))
                    for e in res["entries"]])
         shown = "with forgotten ones" if self.include_forgotten else "forgotten ones hidden"
-        self.intro(Text.from_markup(f"context of [b]{self.name_}[/]: {len(self.items)} entries, {shown}   (a add, f forget, v toggle)"))
+        self.intro(Text.assemble("context of ", (self.name_, "bold"), f": {len(self.items)} entries, {shown}   (a add, f forget, v toggle)"))
 
     def show_detail(self, key: str) -> None:
         e = self.items.get(key)
@@ -543,12 +546,14 @@ class ApproveScreen(ModalScreen[tuple[bool, str] | None]):
         self.task_ = task
 
     def compose(self) -> ComposeResult:
+        from rich.markup import escape as e
+
         plan = self.task_.get("plan") or {}
-        lines = [f"[b]Plan of {self.task_['task_id']}[/]: {plan.get('task_type', '')} in {plan.get('tech_stack', '')}"]
+        lines = [f"[b]Plan of {self.task_['task_id']}[/]: {e(str(plan.get('task_type', '')))} in {e(str(plan.get('tech_stack', '')))}"]
         if plan.get("architecture_notes"):
-            lines.append(str(plan["architecture_notes"]))
+            lines.append(e(str(plan["architecture_notes"])))
         for m in plan.get("managers") or []:
-            lines.append(f"  • [b]{m.get('role')}[/]: {m.get('description')}")
+            lines.append(f"  • [b]{e(str(m.get('role')))}[/]: {e(str(m.get('description')))}")
         with Vertical(classes="dialog wide compact"):
             yield VerticalScroll(Static("\n".join(lines)), id="plan")
             yield Input(placeholder="feedback (for a rejection: what to change)", compact=True, id="feedback")

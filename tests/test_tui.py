@@ -364,3 +364,31 @@ async def test_context_add_and_forget(daemon):
     async with daemon.connect() as c:
         entries = (await c.call("context.list", {"project": project, "include_forgotten": True}))["entries"]
     assert [(e["content"], e["scope"], e["type"], e["forgotten"]) for e in entries] == [("use tabs", "global", "rule", True)]
+
+
+async def test_answering_the_bosss_questions_in_the_chat(daemon, fake):
+    def plan_or_ask(ask, n):
+        if "Answers from the user" not in ask.prompt:
+            return {"questions": ["Which [database]?"], "managers": []}
+        assert "SQLite, please" in ask.prompt
+        return plan(("backend", "the code"), ("docs", "the README"))
+
+    script = team_script()
+    script.handlers["plan"] = plan_or_ask
+    fake.responder = script
+    await use_fake(daemon, fake)
+    app = OctraApp(socket=daemon.socket, autostart=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.connection == "connected", 20)
+        await set_options(pilot, provider="fake")
+        tid = await start_task(pilot, "a notes service")
+        await until(pilot, lambda: status(app) == "awaiting_input", 60)
+        # the question is shown as written (brackets are text, not markup)
+        assert "Which [database]?" in app.query_one("#summary").render().plain
+        assert "Answer the Boss" in app.query_one("#chat").placeholder
+        app.query_one("#chat").focus()
+        await type_text(pilot, "SQLite, please")
+        await pilot.press("enter")
+        await until(pilot, lambda: status(app) == "done", 90)
+        assert app.selected_task == tid, "an answer continues the same task"
+        assert tree_shape(app) == [("boss", [("backend", ["api", "db"]), ("docs", ["readme"])])]
