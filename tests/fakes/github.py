@@ -31,15 +31,15 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+
+from tests.fakes.http import Handler, Server
 
 TOKEN = "ghp_FakeToken0123456789abcdefABCDEF01"
 
@@ -133,8 +133,7 @@ class FakeGitHub:
         class Handler(_Handler):
             owner = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
@@ -267,24 +266,8 @@ class FakeGitHub:
                                                            or login in repo.pull_users))
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(Handler):
     owner: FakeGitHub
-
-    def setup(self) -> None:
-        super().setup()
-        # headers and body go out as separate writes: without this, Nagle's algorithm and delayed ACKs
-        # add ~40 ms to every answer
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def handle(self) -> None:
-        try:
-            super().handle()
-        except (ConnectionResetError, BrokenPipeError):
-            pass
 
     # -- plumbing --------------------------------------------------------------
     def _body(self) -> bytes:

@@ -34,9 +34,10 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.http import Handler, Server
 
 KINDS = ("openai", "anthropic", "gemini", "ollama")
 
@@ -144,12 +145,6 @@ def kind_of(path: str) -> str | None:
     return None
 
 
-class _Server(ThreadingHTTPServer):
-    #: socketserver's default backlog of 5 drops bursts of new connections (a
-    #: 1 s SYN retry): the pipeline opens many at once
-    request_queue_size = 128
-
-
 class FakeProvider:
     def __init__(self, host: str = "127.0.0.1"):
         self._queue: list[Reply] = []
@@ -165,8 +160,7 @@ class FakeProvider:
         class Handler(_Handler):
             owner = fake
 
-        self._server = _Server((host, 0), Handler)
-        self._server.daemon_threads = True
+        self._server = Server((host, 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
@@ -228,24 +222,8 @@ class FakeProvider:
         return Reply.error(500, "fake provider: no reply scripted for this request")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(Handler):
     owner: FakeProvider
-
-    def setup(self) -> None:
-        super().setup()
-        # headers and body go out as separate writes: without this, Nagle's
-        # algorithm and delayed ACKs add ~40 ms to every answer
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def handle(self) -> None:
-        try:
-            super().handle()
-        except (ConnectionResetError, BrokenPipeError):
-            pass  # the client went away (a timeout, a cancellation): not the fake's problem
 
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
