@@ -392,3 +392,32 @@ async def test_answering_the_bosss_questions_in_the_chat(daemon, fake):
         await until(pilot, lambda: status(app) == "done", 90)
         assert app.selected_task == tid, "an answer continues the same task"
         assert tree_shape(app) == [("boss", [("backend", ["api", "db"]), ("docs", ["readme"])])]
+
+
+async def test_autostart_starts_the_daemon_then_a_lost_one_is_shown(octra_env, monkeypatch):
+    from octra_protocol.autostart import daemon_answers
+
+    for key, value in octra_env.env.items():
+        monkeypatch.setenv(key, value)  # the daemon it starts lives in the private environment
+    app = OctraApp(socket=octra_env.socket, autostart=True)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.connection == "connected", 30)
+            st = await app.link.call("daemon.status")
+            assert st["data_dir"] == str(octra_env.data_dir)
+            await app.link.call("daemon.shutdown")
+            await until(pilot, lambda: app.connection == "disconnected", 20)
+            # a daemon stopped on purpose is not started again behind the user's back
+            await pilot.pause(1.0)
+            assert not daemon_answers(octra_env.socket)
+            assert "f5: now, starting octrad" in str(app.query_one("#conn").render())
+            # f5: now, and start it
+            await pilot.press("f5")
+            await until(pilot, lambda: app.connection == "connected", 30)
+            assert daemon_answers(octra_env.socket)
+    finally:
+        if daemon_answers(octra_env.socket):
+            from octra_protocol.client import connect
+
+            async with connect(octra_env.socket) as c:
+                await c.call("daemon.shutdown")
