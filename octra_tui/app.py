@@ -127,7 +127,6 @@ class OctraApp(App):
         self.new_mode = False
         self.task_options: dict[str, Any] = {"project": "", "stack": "", "provider": "", "model": "", "approve_plan": False}
         self.connection_detail = ""
-        self.events_applied = 0
         self._frame = 0
         self._task_nodes: dict[str, Any] = {}
         self._project_nodes: dict[str, Any] = {}
@@ -182,6 +181,9 @@ class OctraApp(App):
         self.connection = state
         self.connection_detail = detail
         self._show_connection()
+        if state == "incompatible":
+            # a daemon of another major protocol version: stop, as every client does (exit code 2)
+            self.exit(return_code=2, message=f"octra-tui: {detail}")
 
     def _show_connection(self) -> None:
         try:
@@ -335,7 +337,6 @@ class OctraApp(App):
         model = TaskModel(task_id)
         model.apply_all(history)
         model.apply_all(self.loading.pop(task_id, []))
-        self.events_applied += len(model.seqs)
         self.models[task_id] = model
         self.models.move_to_end(task_id)
         while len(self.models) > KEEP_MODELS:
@@ -479,7 +480,6 @@ class OctraApp(App):
             if model is None:
                 continue
             lines = model.apply(ev)
-            self.events_applied += 1 if model.last_seq == ev.seq else 0
             if tid == sel:
                 new_lines.extend(lines)
         if reload:
@@ -736,4 +736,7 @@ def run() -> None:
     parser.add_argument("--no-autostart", action="store_true", help="do not start octrad [env OCTRA_NO_AUTOSTART=1]")
     args = parser.parse_args()
     autostart = not args.no_autostart and os.environ.get("OCTRA_NO_AUTOSTART", "").strip().lower() not in {"1", "true", "yes", "on"}
-    OctraApp(socket=args.socket, autostart=autostart).run()
+    app = OctraApp(socket=args.socket, autostart=autostart)
+    app.run()
+    if app.return_code:
+        raise SystemExit(app.return_code)

@@ -421,3 +421,36 @@ async def test_autostart_starts_the_daemon_then_a_lost_one_is_shown(octra_env, m
 
             async with connect(octra_env.socket) as c:
                 await c.call("daemon.shutdown")
+
+
+async def test_a_daemon_of_another_major_version_stops_the_app():
+    """A real socket that answers the handshake with protocol 2.0: the app exits with code 2."""
+    import json
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="oct-", dir="/tmp")
+    path = f"{folder}/future.sock"
+
+    async def serve(stream):
+        async with stream:
+            req = json.loads((await stream.receive()).split(b"\n")[0])
+            answer = {"jsonrpc": "2.0", "id": req["id"],
+                      "result": {"server_version": "9.0.0", "protocol_version": "2.0", "capabilities": {}}}
+            await stream.send(json.dumps(answer).encode() + b"\n")
+            await anyio.sleep(10)
+
+    try:
+        listener = await anyio.create_unix_listener(path)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(listener.serve, serve)
+            app = OctraApp(socket=path, autostart=False)
+            async with app.run_test() as pilot:
+                with anyio.fail_after(10):
+                    while app.return_code is None:
+                        await anyio.sleep(0.05)
+            tg.cancel_scope.cancel()
+        assert app.return_code == 2
+        assert app.connection == "incompatible" and "protocol 2.0" in app.connection_detail
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
