@@ -316,8 +316,10 @@ class OctraApp(App):
         if model is not None:
             self.models.move_to_end(task_id)
             self._render_task(model)
-        elif task_id not in self.loading:
-            self.load_task(task_id)
+        else:
+            self.query_one("#log", Log).border_title = "log · loading the task's history…"
+            if task_id not in self.loading:
+                self.load_task(task_id)
         self.refresh_detail(task_id)
 
     @work(group="history")
