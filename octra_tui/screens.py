@@ -16,7 +16,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Select, Static, Switch
 
@@ -31,10 +31,6 @@ def human_bytes(n: int) -> str:
 
 def when(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
-
-
-class Form(Vertical):
-    """A column of labelled rows."""
 
 
 def row(label: str, widget, hint: str = "") -> Horizontal:
@@ -268,13 +264,15 @@ class ProvidersScreen(TableScreen):
         name = self.current
         if name is None:
             return
+        from octra_protocol.errors import ConnectionLost, RpcError
+
+        from .link import NotConnected
+
         self.detail(f"testing {name}…")
-        res = await self.app.rpc("providers.test", {"name": name}, quiet=True)
-        if res is None:
-            try:
-                await self.app.link.call("providers.test", {"name": name})
-            except Exception as exc:  # the error's text is the answer here
-                self.detail(Text(f"{name}: {exc}", "red"))
+        try:
+            res = await self.app.link.call("providers.test", {"name": name})
+        except (RpcError, NotConnected, ConnectionLost) as exc:  # the error is the answer here
+            self.detail(Text(f"{name}: {exc}", "red"))
             return
         self.detail(Text(f"{name}: {res['model']} answered {res['answer']!r} in {res['latency_ms']:.0f} ms "
                          f"({res['tokens_in']}+{res['tokens_out']} tokens, {res['attempts']} attempt(s))", "green"))
