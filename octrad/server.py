@@ -125,11 +125,20 @@ class Connection:
         self._lock = anyio.Lock()
         self.subscriptions: set[str] = set()
         self.client_name = "?"
+        #: the client closed its end; nothing more is sent
+        self.gone = False
         self.tg: Any = None
 
     async def send(self, data: bytes) -> None:
+        """Send a frame; a client that went away is not an error (its reader ends the connection)."""
         async with self._lock:
-            await self.stream.send(data)
+            if self.gone:
+                return
+            try:
+                await self.stream.send(data)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, ConnectionError) as exc:
+                self.gone = True
+                log.debug("client %s went away: %s", self.client_name, exc)
 
     async def send_message(self, msg: Any) -> None:
         await self.send(encode_line(msg))

@@ -3,7 +3,6 @@ process in a private temporary environment, reached over its real socket."""
 
 from __future__ import annotations
 
-import inspect
 import os
 import shutil
 import signal
@@ -25,13 +24,6 @@ SCRUB = (
     "NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "JOURNAL_STREAM", "OCTRA_DAEMON_COMMAND",
     "OCTRA_GITHUB_API_URL",
 )
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        fn = getattr(item, "function", None)
-        if fn is not None and inspect.iscoroutinefunction(fn) and not item.get_closest_marker("anyio"):
-            item.add_marker(pytest.mark.anyio)
 
 
 @pytest.fixture
