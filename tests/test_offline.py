@@ -41,7 +41,7 @@ def test_rust_project_with_cargo(daemon, tmp_path):
     assert task["status"] == "done" and task["provider"] == "offline" and task["stack"] == "rust"
     assert {"Cargo.toml", "src/main.rs", "README.md", "flake.nix"} <= set(task["files"])
     assert any("no AI was used" in n for n in task["notes"])
-    assert any("cargo build` passes" in n for n in task["notes"])
+    assert any("cargo build` passes" in n for n in task["notes"]) and any("cargo test` passes" in n for n in task["notes"])
     commands = [e["data"]["command"] for e in events if e["kind"] == "command.finished" and e["data"]["exit_code"] == 0]
     assert commands[0].startswith("cargo init --name ")
     dest = tmp_path / "p"
@@ -57,9 +57,11 @@ def test_node_project_with_npm(daemon):
     assert out.returncode == 0, out.stderr
     task = ctl_json_lines(out.stdout)[-1]["task"]
     assert task["status"] == "done" and task["project"] == "hello-node"
-    assert "package.json" in task["files"]
+    # npm made the manifest; the guide's sources and test fill in the rest, and they pass
+    assert {"package.json", "src/index.js", "test/index.test.js"} <= set(task["files"])
     pkg = json.loads(Path(task["store_path"], "package.json").read_text())
-    assert pkg["name"] == "hello-node"
+    assert pkg["name"] == "hello-node" and pkg["type"] == "module" and pkg["scripts"]["test"] == "node --test"
+    assert any("`npm test` passes" in n for n in task["notes"])
 
 
 def test_missing_tool_writes_the_guides_structure(daemon):

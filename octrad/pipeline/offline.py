@@ -104,6 +104,9 @@ class OfflineBuild:
                                  "wrote the guide's structure instead")
                     break
             scaffolded = ok
+            if ok:
+                # the tool made the skeleton; the guide's files fill in what it left out (sources, tests)
+                await self.write_structure(wid, g, name)
         else:
             await r.note(f"{', '.join(missing)} not installed: wrote the {g.tool} guide's project structure instead of running it")
         if not scaffolded:
@@ -111,7 +114,7 @@ class OfflineBuild:
         await self.extras(wid, g, plan, name)
         await r.commit(None, f"scaffold/toolchain: {g.tool} project {name}", "toolchain (scaffold)")
         if not missing:
-            for c in g.commands_for("build"):
+            for c in [*g.commands_for("build"), *g.commands_for("test")]:
                 res = await r.run_command(wid, render(c.command, name))
                 verdict = "passes" if res["exit_code"] == 0 else f"fails (exit {res['exit_code']})"
                 await r.note(f"`{res['command']}` {verdict}")
