@@ -51,7 +51,6 @@ def service_unit(exec_path: str) -> str:
     return f"""# octrad as a systemd user service (written by `octrad install-service`)
 [Unit]
 Description=Octra daemon (multi-agent AI orchestrator)
-Documentation=man:octrad(1)
 After=octrad.socket
 
 [Service]

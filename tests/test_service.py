@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+import pytest
 
 from octrad.systemd import service_unit, socket_unit
 from tests.conftest import ROOT
@@ -79,3 +83,21 @@ def test_socket_activation(octra_env):
         if proc.poll() is None:
             proc.kill()
         listener.close()
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_units_pass_systemd_analyze_verify(octra_env, tmp_path):
+    octrad = Path(sys.executable).parent / "octrad"
+    out = subprocess.run([sys.executable, "-m", "octrad", "install-service", "--dest", str(tmp_path), "--exec", str(octrad)],
+                         env=octra_env.env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    verify = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "octrad.service"), str(tmp_path / "octrad.socket")],
+                            capture_output=True, text=True, timeout=60)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_bash_completion_loads():
+    script = subprocess.run([sys.executable, "-m", "octractl", "completion", "bash"], capture_output=True, text=True,
+                            check=True, timeout=60).stdout
+    out = subprocess.run(["bash", "-c", f"{script}\ncomplete -p octractl"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "_octractl_completion" in out.stdout, out.stderr
