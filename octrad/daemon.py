@@ -83,11 +83,13 @@ class Daemon:
                 for area in self.areas:
                     if hasattr(area, "setup"):
                         await area.setup(self)
-                if owned:
-                    sock.listen(128)  # ready: from now on connections are accepted
                 async with anyio.create_task_group() as front:
+                    # signals are ours before anyone can see us ready (a SIGTERM
+                    # right after READY=1 must be a clean shutdown, not a kill)
+                    await front.start(self._watch_signals)
+                    if owned:
+                        sock.listen(128)  # ready: from now on connections are accepted
                     front.start_soon(server.serve)
-                    front.start_soon(self._watch_signals)
                     log.info("octrad %s ready on %s (pid %d)", _version(), cfg.socket, os.getpid())
                     systemd.notify("READY=1")
                     await self._shutdown.wait()
@@ -112,8 +114,9 @@ class Daemon:
                 lock.release()
             log.info("octrad stopped")
 
-    async def _watch_signals(self) -> None:
+    async def _watch_signals(self, *, task_status: anyio.abc.TaskStatus = anyio.TASK_STATUS_IGNORED) -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+            task_status.started()
             async for signum in signals:
                 self.request_shutdown(f"signal {signal.Signals(signum).name}")
                 return
