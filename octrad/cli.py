@@ -22,6 +22,9 @@ def cli() -> None:
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="[env OCTRA_LOG_LEVEL]")
 def serve(socket_, config_file, data_dir, log_dir, log_level) -> None:
     """Run the daemon in the foreground until SIGTERM/SIGINT or daemon.shutdown."""
+    from . import secretenv
+
+    secretenv.take()  # first of all: no process started from here on inherits a key
     import anyio
 
     from . import logs
@@ -31,6 +34,8 @@ def serve(socket_, config_file, data_dir, log_dir, log_level) -> None:
 
     try:
         cfg = load(socket=socket_, config_file=config_file, data_dir=data_dir, log_dir=log_dir, log_level=log_level)
+        # and the variables config.toml names as holding keys
+        secretenv.take(p.get("api_key_env") for p in cfg.providers.values() if p.get("api_key_env"))
         log_file = logs.setup(cfg.log_dir, cfg.log_level)
         anyio.run(Daemon(cfg, log_file).run, backend="asyncio")
     except (ConfigError, StartupError) as exc:

@@ -289,17 +289,25 @@ async def test_github_errors_fail_the_task_clearly_and_keep_the_work(daemon, gh)
 
 async def test_token_never_leaks(daemon, gh, tmp_path):
     with_issue(gh, push=False)
-    # git's own hooks show what git itself was given: the pre-push hook dumps its environment
-    hooks = tmp_path / "hooks"
-    hooks.mkdir()
+    # a git first on PATH records the environment of every git the daemon starts
+    real_git = shutil.which("git")
+    wrapper = tmp_path / "bin" / "git"
+    wrapper.parent.mkdir()
     dump = tmp_path / "env-dumps"
     dump.mkdir()
+    wrapper.write_text(f"#!/bin/sh\nenv > '{dump}'/env-$$.txt\nexec '{real_git}' \"$@\"\n")
+    wrapper.chmod(0o755)
+    # and a hook that would see what git hands on: hooks never run for Octra's git
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    hook_ran = tmp_path / "hook-ran"
     hook = hooks / "pre-push"
-    hook.write_text(f"#!/bin/sh\nenv > '{dump}'/env-$$.txt\nexit 0\n")
+    hook.write_text(f"#!/bin/sh\nenv > '{hook_ran}'\nexit 0\n")
     hook.chmod(hook.stat().st_mode | stat.S_IXUSR)
     (daemon.oenv.home / ".gitconfig").write_text(f"[core]\n\thooksPath = {hooks}\n")
     daemon.stop()
-    daemon.start(env={"GITHUB_TOKEN": gh.token, "OCTRA_GITHUB_API_URL": gh.url})
+    daemon.start(env={"GITHUB_TOKEN": gh.token, "OCTRA_GITHUB_API_URL": gh.url,
+                      "PATH": f"{wrapper.parent}:{os.environ['PATH']}"})
     async with daemon.connect() as c:
         status = await c.call("github.status", {"check": True})
         assert status == {"api_url": gh.url, "web_host": gh.url.split("//")[1], "has_token": True,
@@ -323,12 +331,12 @@ async def test_token_never_leaks(daemon, gh, tmp_path):
     assert token not in (dest / ".git" / "config").read_text()
     remotes = subprocess.run(["git", "-C", str(dest), "remote", "-v"], capture_output=True, text=True).stdout
     assert "acme/widget" in remotes and token not in remotes and "@" not in remotes
+    assert not hook_ran.exists(), "a hook ran under Octra's git"
     dumps = list(dump.glob("env-*.txt"))
-    assert dumps, "the pre-push hook ran"
+    assert dumps, "the daemon ran git through the recording wrapper"
     for d in dumps:
         env = d.read_text()
         assert token not in env and "GITHUB_TOKEN" not in env
-        assert "OCTRA_" not in env
     tmp = Path(daemon.oenv.data_dir) / "tmp"
     assert not list(tmp.glob("cred-*")), "credential files are removed after each command"
     for path in Path(daemon.oenv.data_dir).rglob("*"):

@@ -207,3 +207,41 @@ async def test_providers_from_the_environment_and_config_file(octra_env, fake):
             assert (await c.call("providers.list"))["default"] == "gemini"
     finally:
         d.stop()
+
+
+
+def test_keys_leave_the_daemons_environment(octra_env, tmp_path):
+    """Keys given to octrad in its environment are taken out of it at start, so no
+    process it starts inherits one, whoever starts it (gitpython runs git with the
+    whole environment, from `git version` at import on)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.conftest import DaemonProcess
+
+    real_git = shutil.which("git")
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    wrapper = tmp_path / "bin" / "git"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f"#!/bin/sh\nenv > '{dumps}'/git-$$.env\nexec '{real_git}' \"$@\"\n")
+    wrapper.chmod(0o755)
+    secret, token = "sk-env-secret-0123456789abcdef", "tok-0123456789abcdef"
+    d = DaemonProcess(octra_env).start(env={"OPENAI_API_KEY": secret, "MY_SERVICE_TOKEN": token,
+                                            "PATH": f"{wrapper.parent}:{os.environ['PATH']}"})
+    try:
+        out = subprocess.run([sys.executable, "-m", "octractl", "--json", "run", "a tiny tool", "--stack", "zig",
+                              "--provider", "offline"], env=octra_env.env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        listed = subprocess.run([sys.executable, "-m", "octractl", "--json", "providers", "list"], env=octra_env.env,
+                                capture_output=True, text=True, timeout=60)
+        assert '"openai"' in listed.stdout and secret not in listed.stdout  # the key is still usable, never shown
+    finally:
+        d.stop()
+    seen = list(dumps.glob("git-*.env"))
+    assert seen, "the daemon ran git"
+    for f in seen:
+        text = f.read_text()
+        assert secret not in text and token not in text, f.name

@@ -22,7 +22,7 @@ from typing import Iterator
 import anyio
 
 from ..redact import redact
-from ..scaffold.environment import ALLOWED, FIXED, child_env
+from ..scaffold.environment import GIT_SAFE, child_env, scrub_git
 
 COMMITTER = ("Octra", "octra@localhost")
 _DENIED = re.compile(r"(returned error: 403|\b403\b.*forbidden|permission to .* denied|permission denied|"
@@ -81,7 +81,7 @@ async def run_git(args: list[str], *, cwd: Path | None, token: str | None, tmp_r
                   timeout: float = 600.0) -> str:
     """Run one git network command with the token; its output, or GitFailed."""
     with credentials(token, tmp_root) as opts:
-        cmd = ["git", *opts, *args]
+        cmd = ["git", *GIT_SAFE, *opts, *args]
         with anyio.move_on_after(timeout) as scope:
             proc = await anyio.run_process(cmd, cwd=str(cwd) if cwd else None, env=git_env(), check=False,
                                            stdin=None)
@@ -96,14 +96,10 @@ async def run_git(args: list[str], *, cwd: Path | None, token: str | None, tmp_r
 # -- local repository work (gitpython) ------------------------------------------
 
 def open_repo(folder: Path):
-    """A gitpython Repo whose git runs see none of the daemon's secrets."""
+    """A gitpython Repo whose git runs see none of the daemon's secrets and run no hooks."""
     from git import Repo
 
-    repo = Repo(folder)
-    env = {k: "" for k in os.environ if k not in ALLOWED and not k.startswith("GIT_")}
-    env.update(FIXED)
-    repo.git.update_environment(**env)
-    return repo
+    return scrub_git(Repo(folder))
 
 
 def _setup_clone(folder: Path, remotes: dict[str, str]) -> None:

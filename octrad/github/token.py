@@ -4,9 +4,9 @@ redactor the moment it is loaded."""
 
 from __future__ import annotations
 
-import os
 import time
 
+from .. import secretenv
 from ..redact import register
 from ..store import Database
 
@@ -16,8 +16,7 @@ NAME = "github_token"
 class TokenStore:
     def __init__(self, db: Database, environ: dict[str, str] | None = None):
         self.db = db
-        env = os.environ if environ is None else environ
-        self._env = (env.get("GITHUB_TOKEN") or "").strip() or None
+        self._env = secretenv.get("GITHUB_TOKEN") if environ is None else ((environ.get("GITHUB_TOKEN") or "").strip() or None)
         register(self._env)
 
     async def get(self) -> tuple[str | None, str | None]:

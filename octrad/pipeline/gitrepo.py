@@ -11,13 +11,14 @@ blanked for git, so no secret reaches it.
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time
 from pathlib import Path
 
 import anyio
+
+from ..scaffold.environment import scrub_git
 
 DEFAULT_GITIGNORE = "# build outputs\ntarget/\nnode_modules/\ndist/\nbuild/\n__pycache__/\n.venv/\n*.pyc\nresult\n"
 COMMITTER = ("Octra", "octra@localhost")
@@ -30,26 +31,17 @@ def _actor(name: str):
     return Actor(name, f"{slug}@octra.local")
 
 
-def _scrubbed(repo):
-    from ..scaffold.environment import ALLOWED, FIXED
-
-    env = {k: "" for k in os.environ if k not in ALLOWED and not k.startswith("GIT_")}
-    env.update(FIXED)
-    repo.git.update_environment(**env)
-    return repo
-
-
 def _open(folder: Path, create: bool = True):
     from git import Repo
     from git.exc import InvalidGitRepositoryError, NoSuchPathError
 
     try:
-        return _scrubbed(Repo(folder))
+        return scrub_git(Repo(folder))
     except (InvalidGitRepositoryError, NoSuchPathError):
         if not create:
             return None
         folder.mkdir(parents=True, exist_ok=True)
-        repo = _scrubbed(Repo.init(folder, initial_branch="main"))
+        repo = scrub_git(Repo.init(folder, initial_branch="main"))
         with repo.config_writer() as cw:
             cw.set_value("user", "name", COMMITTER[0])
             cw.set_value("user", "email", COMMITTER[1])
@@ -158,7 +150,7 @@ class ProjectRepo:
                 repo.index.remove(gone)
             repo.index.write()
             if _differs_from_head(repo, list(files)):
-                repo.index.commit(message, author=_actor(author), committer=Actor(*COMMITTER))
+                repo.index.commit(message, author=_actor(author), committer=Actor(*COMMITTER), skip_hooks=True)
 
     async def flush(self) -> None:
         """Wait until every queued commit is made; raise if one failed."""
@@ -191,7 +183,7 @@ class ProjectRepo:
                 changed = _differs_from_head(repo, present + gone)
             if not changed:
                 return None
-            commit = repo.index.commit(message, author=_actor(author), committer=Actor(*COMMITTER))
+            commit = repo.index.commit(message, author=_actor(author), committer=Actor(*COMMITTER), skip_hooks=True)
             return commit.hexsha
 
     async def commit(self, paths: list[str] | None, message: str, author: str) -> str | None:

@@ -10,7 +10,6 @@ read.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from typing import Any
@@ -19,7 +18,7 @@ import msgspec
 
 from octra_protocol.errors import RpcError
 
-from .. import redact
+from .. import redact, secretenv
 from ..store import Database
 from .types import KINDS, PSEUDO, ProviderConfig
 
@@ -63,8 +62,7 @@ class FileProvider(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 def _env(name: str | None) -> str | None:
     if not name:
         return None
-    value = os.environ.get(name, "").strip()
-    return value or None
+    return secretenv.get(name)
 
 
 def check_fields(name: str, kind: str, base_url: str | None, model: str, timeout_s: float | None = None, structured: str | None = None) -> None:

@@ -48,3 +48,19 @@ def child_env(extra: Mapping[str, str] | None = None, *, base: Mapping[str, str]
     if extra:
         env.update({str(k): str(v) for k, v in extra.items()})
     return {k: v for k, v in env.items() if not holds_secret(v) and not holds_secret(k)}
+
+
+#: options for every git Octra runs itself: a project's own config (which a
+#: command or a cloned repository may have written) must not run code
+GIT_SAFE = ["-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false"]
+
+
+def scrub_git(repo):
+    """Make a gitpython Repo's git runs safe: no secrets in git's environment
+    (gitpython starts git with the daemon's environment plus overrides, so every
+    variable outside the allow-list is blanked) and no hooks or fsmonitor."""
+    env = {k: "" for k in os.environ if k not in ALLOWED and not k.startswith("GIT_")}
+    env.update(FIXED)
+    repo.git.update_environment(**env)
+    repo.git.set_persistent_git_options(c=["core.hooksPath=/dev/null", "core.fsmonitor=false"])
+    return repo

@@ -52,7 +52,7 @@ import anyio
 
 from ..redact import redact
 from . import devshell, sandbox
-from .environment import child_env
+from .environment import GIT_SAFE, child_env
 
 DEFAULT_OUTPUT_CAP = 64 * 1024
 #: after a timeout: SIGTERM, this long to exit, then SIGKILL
@@ -374,10 +374,15 @@ def _listing(folder: Path) -> list[str]:
     else every file outside ``.git``."""
     proc = None
     if (folder / ".git").exists():
-        proc = subprocess.run(
-            ["git", "--no-optional-locks", "-C", str(folder), "status", "--porcelain", "-z", "--untracked-files=all"],
-            capture_output=True, env=child_env({"GIT_CEILING_DIRECTORIES": str(folder.parent)}), check=False,
-        )
+        try:
+            proc = subprocess.run(
+                ["git", "--no-optional-locks", *GIT_SAFE, "-C", str(folder), "status", "--porcelain", "-z",
+                 "--untracked-files=all"],
+                capture_output=True, env=child_env({"GIT_CEILING_DIRECTORIES": str(folder.parent)}), check=False,
+                timeout=120,
+            )
+        except subprocess.TimeoutExpired:
+            proc = None  # a walk of the folder says it too
     if proc is not None and proc.returncode == 0:
         out, items = [], proc.stdout.decode("utf-8", "surrogateescape").split("\0")
         i = 0

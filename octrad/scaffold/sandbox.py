@@ -120,6 +120,10 @@ def wrap(
     for b in back:
         args += ["--ro-bind", str(b), str(b)]
     args += ["--bind", str(project), str(project)]
+    if (project / ".git").is_dir():
+        # the history is Octra's: a command may read it, never rewrite its config or hooks
+        # (git runs outside the sandbox would obey them)
+        args += ["--ro-bind", str(project / ".git"), str(project / ".git")]
     for h in hidden:  # empty and read-only (once the mount points above exist in them)
         args += ["--remount-ro", str(h)]
     new_env["HOME"] = SANDBOX_HOME

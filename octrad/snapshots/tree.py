@@ -19,7 +19,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-from ..scaffold.environment import child_env
+from ..scaffold.environment import GIT_SAFE, child_env
 
 _KINDS = {
     stat.S_IFIFO: "a FIFO (named pipe)",
@@ -36,7 +36,11 @@ class TreeError(Exception):
 
 
 def _git(folder: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, env=child_env(env), check=False)
+    try:
+        return subprocess.run(["git", *GIT_SAFE, "-C", str(folder), *args], capture_output=True, env=child_env(env),
+                              check=False, timeout=300)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(args, -1, b"", b"git took longer than 300 s")
 
 
 def select(folder: Path) -> tuple[list[str], bool]:
