@@ -80,3 +80,33 @@ def test_selectors():
     assert order == [1, 4, 2, 3]
     with pytest.raises(ValueError):
         list(speakers("all_at_once", ws, 2))
+
+
+async def test_octras_commits_run_no_hooks(tmp_path):
+    """A command (or a cloned repository) may leave hooks in .git; Octra's own git never runs them."""
+    import subprocess
+
+    from octrad.pipeline.gitrepo import ProjectRepo
+
+    project = tmp_path / "p"
+    project.mkdir()
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    ran = tmp_path / "hook-ran"
+    hooks = project / "myhooks"
+    hooks.mkdir()
+    for name in ("pre-commit", "commit-msg", "post-commit"):
+        (hooks / name).write_text(f"#!/bin/sh\necho {name} >> '{ran}'\n")
+        (hooks / name).chmod(0o755)
+    subprocess.run(["git", "-C", str(project), "config", "core.hooksPath", str(hooks)], check=True)
+    (project / "a.txt").write_text("a")
+    repo = ProjectRepo(project)
+    try:
+        assert await repo.commit(["a.txt"], "first", "writer")
+        repo.record({"b.txt": b"b"}, "second", "writer")
+        (project / "c.txt").write_text("c")
+        assert await repo.commit(None, "all", "writer")
+    finally:
+        repo.close()
+    log = subprocess.run(["git", "-C", str(project), "log", "--format=%s"], capture_output=True, text=True).stdout.split()
+    assert log == ["all", "second", "first"]
+    assert not ran.exists(), ran.read_text()
