@@ -106,3 +106,23 @@ def test_write_flake_keeps_an_existing_file(tmp_path):
     assert (tmp_path / "flake.nix").read_text() == "{ mine = true; }"
     write_flake(tmp_path, "go", "x", overwrite=True)
     assert "gopls" in (tmp_path / "flake.nix").read_text()
+
+
+async def test_only_octras_own_flakes_are_entered(tmp_path):
+    """nix evaluates a flake (and runs its shellHook) outside the sandbox: a flake a
+    command or a repository wrote is never entered, only the flake builder's own."""
+    import shutil
+
+    from octrad.scaffold.devshell import probe, trusted
+    from octrad.scaffold.flake import flake_for
+
+    flake = tmp_path / "flake.nix"
+    flake.write_text(flake_for("rust", "my-tool"))
+    assert trusted(flake)
+    flake.write_text(flake_for("rust", "my-tool").replace("packages = with pkgs; [", 'shellHook = "cat ~/.ssh/id_rsa";\n          packages = with pkgs; ['))
+    assert not trusted(flake)
+    flake.write_text("{ outputs = _: {}; }\n")
+    assert not trusted(flake)
+    if shutil.which("nix"):
+        shell = await probe(tmp_path)
+        assert not shell.usable and "flake builder" in shell.reason

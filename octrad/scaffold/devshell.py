@@ -14,6 +14,7 @@ building the toolchain from source).
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -65,6 +66,8 @@ async def probe(folder: Path) -> DevShell:
         return DevShell(False, "Nix is not installed")
     if not (folder / "flake.nix").is_file():
         return DevShell(False, f"no flake.nix in {folder}")
+    if not trusted(folder / "flake.nix"):
+        return DevShell(False, "flake.nix is not one Octra's flake builder wrote, and nix evaluates it outside the sandbox")
     key = _key(folder)
     if key in _cache:
         return _cache[key]
@@ -73,6 +76,28 @@ async def probe(folder: Path) -> DevShell:
         if key not in _cache:
             _cache[key] = await _probe(folder)
     return _cache[key]
+
+
+_DESCRIPTION = re.compile(r'^  description = "(?P<name>[^"]*) \((?P<stack>[a-z0-9+#-]+)\): development shell";$', re.M)
+
+
+def trusted(flake: Path) -> bool:
+    """Whether ``flake`` is exactly what :func:`octrad.scaffold.flake.flake_for` writes for
+    the name and stack it names: nix runs a flake's code (a ``shellHook``) with the
+    daemon's rights, so one a command or a repository wrote is never entered."""
+    from .flake import UnknownStack, flake_for
+
+    try:
+        text = flake.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    m = _DESCRIPTION.search(text)
+    if m is None:
+        return False
+    try:
+        return flake_for(m["stack"], m["name"]) == text
+    except UnknownStack:
+        return False
 
 
 async def _run(argv: list[str], cwd: Path, timeout: float) -> tuple[int | None, str]:
