@@ -165,3 +165,20 @@ async def test_client_pool_scopes_by_key_and_closes_what_it_retires():
     assert a.is_closed and not b.is_closed and not c.is_closed
     await pool.aclose()
     assert b.is_closed and c.is_closed
+
+
+def test_an_env_key_is_not_sent_to_another_endpoint(monkeypatch):
+    """OPENAI_API_KEY that belongs to OPENAI_BASE_URL (say OpenRouter) is not given to a
+    provider without a base URL, which would send it to api.openai.com."""
+    from octrad.providers.registry import Registry
+    from octrad.providers.types import ProviderConfig
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-or-belongs-to-openrouter-000")
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://openrouter.ai/api/v1")
+    reg = Registry(None, {}, "")
+    plain = reg._with_key(ProviderConfig(name="mine", kind="openai", model="m"))
+    assert plain.api_key is None
+    same = reg._with_key(ProviderConfig(name="mine", kind="openai", model="m", base_url="https://openrouter.ai/api/v1"))
+    assert same.api_key == "sk-or-belongs-to-openrouter-000"
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    assert reg._with_key(ProviderConfig(name="mine", kind="openai", model="m")).api_key == "sk-or-belongs-to-openrouter-000"

@@ -147,8 +147,9 @@ class Registry:
             for ep in ENV_PROVIDERS:
                 if ep.kind != cfg.kind or not ep.key_var:
                     continue
+                # the key belongs to the endpoint its own variables name (None: the service's default)
                 home = _env(ep.base_var) or ep.base_url
-                if (cfg.base_url or None) == home or (cfg.base_url is None and ep.base_url is None):
+                if (cfg.base_url or None) == home:
                     key = _env(ep.key_var)
                     break
         if key is None:
