@@ -509,3 +509,33 @@ async def test_fix_loop_is_bounded_and_reports_its_outcome(daemon, fake):
     assert outcome == {"command": "python3 -c 'import sys; sys.exit(3)'", "status": "failed", "ok": False, "attempts": 2}
     assert any("'..'" in e.data.get("text", "") for e in evs if e.kind == "agent.log")
     assert (Path(task["store_path"]) / "a.txt").read_text() == "try 2"
+
+
+async def test_odd_answers_and_dependency_folders(daemon, fake):
+    """The Boss's team-scoped note (it has no team) is kept for everyone, a malformed note
+    is a warning, and prompts list project files, not what a package manager installed."""
+    prompts = {}
+
+    def validate(ask, n):
+        prompts["validate"] = ask.prompt
+        return {"approved": True}
+
+    fake.responder = Script(
+        plan=lambda a, n: plan(("core", "x"), context={"scope": "team", "type": "decision", "content": "use tabs"}),
+        staff=lambda a, n: {"workers": [{"role": "w", "description": "d", "files_hint": []}],
+                            "context": {"scope": "team", "type": "two words", "content": "bad type"}},
+        work=lambda a, n: files(("src/main.py", "print(1)\n"), (".gitignore", "node_modules/\n"),
+                                commands=["mkdir -p node_modules/dep && for i in $(seq 1 450); do echo x > node_modules/dep/f$i.js; done"]),
+        review=lambda a, n: {"approved": True},
+        validate=validate,
+    )
+    async with daemon.connect() as c:
+        await use_fake(c, fake)
+        tid = (await c.call("task.create", {"description": "x", "provider": "fake"}))["task_id"]
+        task = await wait_status(c, tid)
+        entries = (await c.call("context.list", {"project": task["project_id"]}))["entries"]
+        evs = await events_of(c, tid)
+    assert task["status"] == "done", task["error"]
+    assert [(e["scope"], e["content"]) for e in entries if e["content"] == "use tabs"] == [("global", "use tabs")]
+    assert any("context note not saved" in e.data.get("text", "") for e in evs if e.kind == "agent.log")
+    assert "### src/main.py" in prompts["validate"] and "node_modules/dep" not in prompts["validate"]

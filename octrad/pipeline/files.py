@@ -96,19 +96,54 @@ def list_files(root: Path, limit: int = 5000) -> list[str]:
 
 
 def read_files(root: Path, paths: list[str], max_bytes: int = 60_000) -> list[tuple[str, str]]:
-    """Text of some project files for a prompt, within a byte budget."""
+    """Text of some project files for a prompt, within a byte budget (no file is read
+    past what the budget can take; binary files are skipped)."""
     out: list[tuple[str, str]] = []
     used = 0
     for rel in paths:
+        left = max_bytes - used
+        if left <= 0:
+            break
         try:
             target = check_path(root, rel)
-            text = target.read_text(encoding="utf-8")
+            with open(target, "rb") as fh:
+                data = fh.read(left + 1)
+            text = data[:left].decode("utf-8")
         except (UnsafePath, OSError, UnicodeDecodeError):
             continue
-        if used + len(text) > max_bytes:
-            text = text[: max(0, max_bytes - used)] + "\n... (cut)"
+        if len(data) > left:
+            text += "\n... (cut)"
         out.append((rel, text))
         used += len(text)
-        if used >= max_bytes:
-            break
+    return out
+
+
+#: folders of build outputs and dependencies that are never project files
+BUILD_DIRS = {".git", "node_modules", "target", "dist", "build", "__pycache__", ".venv", "venv", ".gradle", "_build", "deps", "zig-cache", ".zig-cache"}
+
+
+def project_files(root: Path, limit: int = 400) -> list[str]:
+    """What a prompt should see of a project: git's tracked and untracked-not-ignored
+    files, else the files outside build and dependency folders."""
+    if (root / ".git").exists():
+        try:
+            from .gitrepo import _open
+
+            repo = _open(root, create=False)
+            if repo is not None:
+                try:
+                    listed = repo.git.ls_files("--cached", "--others", "--exclude-standard").splitlines()
+                finally:
+                    repo.close()
+                return sorted(set(listed))[:limit]
+        except Exception:  # a broken repository: fall back to the folder
+            pass
+    out: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in BUILD_DIRS)
+        rel = Path(dirpath).relative_to(root)
+        for f in sorted(filenames):
+            out.append((rel / f).as_posix())
+            if len(out) >= limit:
+                return out
     return out

@@ -192,6 +192,11 @@ class ProjectRepo:
         await self.flush()
         return await anyio.to_thread.run_sync(self._commit, paths, message, author)
 
+    async def aclose(self) -> None:
+        """:meth:`close` off the event loop (it waits for queued commits)."""
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(self.close)
+
     def close(self) -> None:
         if self._thread is not None:
             self._queue.put(None)
@@ -208,7 +213,7 @@ async def commit(folder: Path, paths: list[str] | None, message: str, author: st
     try:
         return await repo.commit(paths, message, author)
     finally:
-        repo.close()
+        await repo.aclose()
 
 
 def _tracked(folder: Path) -> list[str]:

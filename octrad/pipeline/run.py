@@ -21,7 +21,7 @@ from octra_protocol.errors import RpcError
 
 from . import gitrepo, prompts
 from .answers import Fix, Plan, Review, Staffing, Validation, WorkerBrief, WorkerOutput
-from .files import UnsafePath, list_files, read_files, write_file
+from .files import UnsafePath, project_files, read_files, write_file
 from .groupchat import speakers
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,13 @@ class TaskRun:
         ctx = getattr(self.d, "context", None)
         if note is None or ctx is None:
             return
-        await ctx.save_from_answer(self.project_id, agent_id, team, msgspec.to_builtins(note), task_id=self.task_id)
+        entry = msgspec.to_builtins(note)
+        if team is None and entry.get("scope") == "team":
+            entry["scope"] = "global"  # the Boss has no team: its notes are for everyone
+        try:
+            await ctx.save_from_answer(self.project_id, agent_id, team, entry, task_id=self.task_id)
+        except ValueError as exc:  # an AI's malformed note is reported, never fatal (it would replay on resume)
+            await self.log(agent_id, f"context note not saved: {exc}", level="warning")
 
     # -- files and git ------------------------------------------------------
     async def write(self, agent_id: str, files: list[Any]) -> list[tuple[str, bool]]:
@@ -221,10 +227,13 @@ class TaskRun:
     # -- commands -----------------------------------------------------------
     async def run_command(self, agent_id: str, command: str) -> dict:
         from ..scaffold.executor import BadCommand, executor_for
+        from ..scaffold.sandbox import SandboxUnavailable
 
         await self.d.bus.publish("command.started", {"command": command}, task_id=self.task_id, agent_id=agent_id)
         try:
             res = await (await executor_for(self.d)).run(command, self.folder)
+        except SandboxUnavailable as exc:
+            raise RpcError.of("unavailable", f"cannot run `{command}`: {exc}") from None
         except BadCommand as exc:
             out = {"command": command, "exit_code": -1, "timed_out": False, "duration_s": 0.0,
                    "output_tail": f"refused: {exc}", "sandbox": "none", "nix": False}
@@ -244,7 +253,7 @@ class TaskRun:
             await self._execute()
         finally:
             if self.repo is not None:
-                self.repo.close()
+                await self.repo.aclose()
 
     async def _execute(self) -> None:
         await self.load()
@@ -270,7 +279,7 @@ class TaskRun:
         if sha:
             await self.log(None, f"committed remaining files ({sha[:10]})")
         if self.repo is not None:  # its git helpers must not outlive the folder
-            self.repo.close()
+            await self.repo.aclose()
             self.repo = None
         await self.status("snapshotting")
         await self.snapshot()
@@ -353,7 +362,7 @@ class TaskRun:
         messages = prompts.plan(
             self.description, stack=self.stack, catalog=catalog, guides=guide_list,
             context=await self.context_block(self.boss_id), feedback=feedback, answers=answers,
-            existing_files=list_files(self.folder, 300), issue=self.issue_text,
+            existing_files=await anyio.to_thread.run_sync(project_files, self.folder, 300), issue=self.issue_text,
         )
         plan = await self.ask(self.boss_id, "boss", step, messages, Plan)
         await self.save_context(self.boss_id, None, plan.context)
@@ -497,7 +506,7 @@ class TaskRun:
         attempt = 0
         while result["exit_code"] != 0 and attempt < self.opts.max_fix_attempts:
             attempt += 1
-            files = read_files(self.folder, sorted({p for x in team.workers for p in x.files}))
+            files = await anyio.to_thread.run_sync(read_files, self.folder, sorted({p for x in team.workers for p in x.files}))
             fix = await self.ask(
                 w.agent_id, w.role, f"{step}.fix{attempt}",
                 prompts.fix(w.as_dict(), command, result["exit_code"], result["output_tail"], files, self.guide), Fix,
@@ -517,7 +526,7 @@ class TaskRun:
     async def review_loop(self, team: Team, tag: str = "") -> None:
         max_rework = self.opts.max_rework
         for r in range(1, max_rework + 2):
-            files = read_files(self.folder, sorted({p for w in team.workers for p in w.files}))
+            files = await anyio.to_thread.run_sync(read_files, self.folder, sorted({p for w in team.workers for p in w.files}))
             review = await self.ask(
                 team.agent_id, team.brief.role, f"{team.key}.review{tag}.{r}",
                 prompts.review(self.description, team.as_dict(), [w.as_dict() for w in team.workers], files,
@@ -551,7 +560,8 @@ class TaskRun:
     async def validate(self, plan: Plan, teams: list[Team]) -> None:
         rounds = self.opts.max_validation_rounds
         for v in range(1, rounds + 2):
-            files = read_files(self.folder, [p for p in list_files(self.folder, 400)])
+            listed = await anyio.to_thread.run_sync(project_files, self.folder, 400)
+            files = await anyio.to_thread.run_sync(read_files, self.folder, listed)
             verdict = await self.ask(
                 self.boss_id, "boss", f"validate.{v}",
                 prompts.validate(self.description, self.plan_json, files,

@@ -18,6 +18,7 @@ from octra_protocol.errors import RpcError
 from octra_protocol.methods.tasks import FINAL_STATES
 
 from ..events import EventBus
+from ..redact import redact, redact_obj
 from ..store import Database
 
 _enc = msgspec.json.encode
@@ -64,6 +65,7 @@ class TaskStore:
 
     async def set_status(self, task_id: str, status: str, error: dict | None = None, **data: Any) -> None:
         now = time.time()
+        error = redact_obj(error) if error else error  # stored and returned by task.get: masked like events
         if error is not None or status not in FINAL_STATES:
             await self.db.execute(
                 "UPDATE tasks SET status = ?, error = ?, updated_at = ? WHERE id = ?",
@@ -87,6 +89,7 @@ class TaskStore:
     async def add_note(self, task_id: str, note: str) -> None:
         row = await self.row(task_id)
         notes = msgspec.json.decode(row["notes"] or "[]")
+        note = redact(note)
         if note not in notes:
             notes.append(note)
             await self.update(task_id, notes=notes)
