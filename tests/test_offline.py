@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import anyio
 import pytest
 
 from tests.conftest import ROOT
@@ -122,3 +123,34 @@ async def test_two_tasks_on_one_project_conflict(daemon):
         assert err.value.code == -32003 and first["task_id"] in err.value.message
         await c.call("task.cancel", {"task_id": first["task_id"]})
         assert (await c.call("task.get", {"task_id": first["task_id"]}))["status"] == "cancelled"
+
+
+async def test_one_run_per_project_even_when_asked_at_once(daemon):
+    from octra_protocol.errors import RpcError
+
+    async with daemon.connect() as c:
+        results: list = []
+
+        async def create():
+            try:
+                results.append(await c.call("task.create", {"description": "a Rust tool", "project": "same",
+                                                            "meta": {"approve_plan": True}}))
+            except RpcError as exc:
+                results.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(4):
+                tg.start_soon(create)
+        made = [r for r in results if isinstance(r, dict)]
+        refused = [r for r in results if isinstance(r, RpcError)]
+        assert len(made) == 1 and len(refused) == 3 and all(r.code == -32003 for r in refused)
+        first = made[0]["task_id"]
+        await wait_status(c, first, ("awaiting_approval",))
+        await c.call("task.cancel", {"task_id": first})
+        # a cancelled task does not resume over a newer task of its project
+        second = (await c.call("task.create", {"description": "a Rust tool", "project": "same",
+                                               "meta": {"approve_plan": True}}))["task_id"]
+        await wait_status(c, second, ("awaiting_approval",))
+        with pytest.raises(RpcError) as err:
+            await c.call("task.resume", {"task_id": first})
+        assert err.value.code == -32003 and second in err.value.message

@@ -69,6 +69,10 @@ class TaskService:
         self.store = TaskStore(daemon.db, daemon.bus)
         self.running: dict[str, anyio.CancelScope] = {}
         self._stop_as: dict[str, str] = {}
+        #: task id -> project id of every run not yet settled: one run per project
+        self._projects: dict[str, str] = {}
+        #: creating and relaunching check a project and claim it without interleaving
+        self._gate = anyio.Lock()
         #: runs not yet settled (a run leaves ``running`` before its final status is written)
         self._alive = 0
         self._idle = anyio.Event()
@@ -90,19 +94,39 @@ class TaskService:
         with anyio.move_on_after(timeout):
             await self._idle.wait()
 
+    # -- one run per project ---------------------------------------------------
+    async def _ensure_project_free(self, project_id: str, name: str, except_task: str | None = None) -> None:
+        """A project's folder and repository serve one task at a time: another task
+        running, finishing, or waiting for the user holds it."""
+        for tid, pid in self._projects.items():
+            if pid == project_id and tid != except_task:
+                raise RpcError.of("conflict", f"project {name} is busy with task {tid}; wait for it or cancel it", task_id=tid)
+        marks = ",".join("?" * (len(ACTIVE_STATES) + len(WAITING_STATES)))
+        busy = await self.d.db.fetchone(
+            f"SELECT id, status FROM tasks WHERE project_id = ? AND id != ? AND status IN ({marks})",
+            (project_id, except_task or "", *ACTIVE_STATES, *WAITING_STATES),
+        )
+        if busy is not None:
+            raise RpcError.of("conflict", f"project {name} already has task {busy['id']} ({busy['status']}); "
+                                          "wait for it, answer it or cancel it", task_id=busy["id"])
+
     # -- running ------------------------------------------------------------
     async def relaunch(self, task_id: str) -> None:
         """Run a stopped task again from its journal (queued at once, so callers see it move)."""
-        if task_id in self.running:
-            raise RpcError.of("conflict", f"task {task_id} is already running")
-        await self.store.set_status(task_id, "queued")
-        self.launch(task_id)
+        async with self._gate:
+            if task_id in self._projects:
+                raise RpcError.of("conflict", f"task {task_id} is still running or finishing")
+            row = await self.store.row(task_id)
+            await self._ensure_project_free(row["project_id"], row["project_name"], except_task=task_id)
+            await self.store.set_status(task_id, "queued")
+            self.launch(task_id, row["project_id"])
 
-    def launch(self, task_id: str) -> None:
-        if task_id in self.running:
+    def launch(self, task_id: str, project_id: str) -> None:
+        if task_id in self.running or task_id in self._projects:
             raise RpcError.of("conflict", f"task {task_id} is already running")
         scope = anyio.CancelScope()
         self.running[task_id] = scope
+        self._projects[task_id] = project_id  # held until the run has settled
         if not self._alive:
             self._idle = anyio.Event()
         self._alive += 1
@@ -131,6 +155,7 @@ class TaskService:
             with anyio.CancelScope(shield=True):
                 await self._settle(task_id, scope, final, error)
         finally:
+            self._projects.pop(task_id, None)
             self._alive -= 1
             if not self._alive:
                 self._idle.set()
@@ -183,19 +208,14 @@ class TaskService:
         self._check_provider(provider)
         if provider == "replay" and not p.meta.get("replay_from"):
             raise RpcError.of("invalid_params", "the replay provider needs meta.replay_from: the task whose calls it replays")
-        project = await self.d.projects.get_or_create(p.project, hint=project_hint(description, p.issue_url), stack=p.stack)
-        busy = await self.d.db.fetchone(
-            f"SELECT id, status FROM tasks WHERE project_id = ? AND status IN ({','.join('?' * (len(ACTIVE_STATES) + len(WAITING_STATES)))})",
-            (project.id, *ACTIVE_STATES, *WAITING_STATES),
-        )
-        if busy is not None:
-            raise RpcError.of("conflict", f"project {project.name} already has task {busy['id']} ({busy['status']}); "
-                                          "wait for it, answer it or cancel it", task_id=busy["id"])
-        tid = await self.store.create(
-            project_id=project.id, description=description, provider=provider, model=p.model,
-            stack=p.stack, issue_url=p.issue_url, meta=dict(p.meta),
-        )
-        self.launch(tid)
+        async with self._gate:
+            project = await self.d.projects.get_or_create(p.project, hint=project_hint(description, p.issue_url), stack=p.stack)
+            await self._ensure_project_free(project.id, project.name)
+            tid = await self.store.create(
+                project_id=project.id, description=description, provider=provider, model=p.model,
+                stack=p.stack, issue_url=p.issue_url, meta=dict(p.meta),
+            )
+            self.launch(tid, project.id)
         return {"task_id": tid, "project_id": project.id}
 
     def _default_provider(self) -> str:
@@ -217,6 +237,8 @@ class TaskService:
             self._stop_as[task_id] = "cancelled"
             scope.cancel()
             return
+        if task_id in self._projects:
+            raise RpcError.of("conflict", f"task {task_id} is finishing; its final status comes in a moment")
         if row["status"] in FINAL_STATES:
             raise RpcError.of("conflict", f"task {task_id} is already {row['status']}")
         await self.store.settle_agents(task_id, "cancelled")
@@ -265,12 +287,14 @@ class TaskService:
         meta = {k: v for k, v in meta.items() if k not in ("replay_from",)}
         meta["follow_up_of"] = task_id
         description = f"{content.strip()}\n\n(A follow-up to the earlier task on this project: {row['description']})"
-        tid = await self.store.create(
-            project_id=row["project_id"], description=description,
-            provider=row["provider"] if row["provider"] != "replay" else self._default_provider(),
-            model=row["model"], stack=row["stack"], issue_url=row["issue_url"], meta=meta,
-        )
-        self.launch(tid)
+        async with self._gate:
+            await self._ensure_project_free(row["project_id"], row["project_name"])
+            tid = await self.store.create(
+                project_id=row["project_id"], description=description,
+                provider=row["provider"] if row["provider"] != "replay" else self._default_provider(),
+                model=row["model"], stack=row["stack"], issue_url=row["issue_url"], meta=meta,
+            )
+            self.launch(tid, row["project_id"])
         return tid
 
     async def get(self, task_id: str) -> dict:
