@@ -168,7 +168,8 @@ class EventBus:
         if since_seq is None:
             sub = Subscriber(sid, task_id, self.committed_seq, lagging=False)
         else:
-            sub = Subscriber(sid, task_id, max(0, since_seq), lagging=True)
+            # a seq from the future (an older database's, say) must not hide every event to come
+            sub = Subscriber(sid, task_id, min(max(0, since_seq), self.committed_seq), lagging=True)
         self._subs[sid] = sub
         return sub
 

@@ -85,7 +85,8 @@ class Projects:
 
     async def get_or_create(self, key: str | None, *, hint: str = "", stack: str | None = None) -> Project:
         if key:
-            found = await self.get(key)
+            # "My App" names the project created as my-app
+            found = await self.get(key) or await self.get(slugify(key))
             if found is not None:
                 return found
         return await self.create(key, hint=hint, stack=stack)

@@ -168,6 +168,8 @@ class Connection:
                 tg.cancel_scope.cancel()
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, ConnectionError):
             pass
+        except Exception:  # one connection's failure never takes the daemon down
+            log.exception("connection from %s failed", self.client_name)
         finally:
             for sid in list(self.subscriptions):
                 self.daemon.bus.unsubscribe(sid)
@@ -253,7 +255,12 @@ class Server:
         listener = await SocketListener.from_socket(self.sock)
         async with listener, anyio.create_task_group() as tg:
             while True:
-                stream = await listener.accept()
+                try:
+                    stream = await listener.accept()
+                except OSError as exc:  # e.g. out of file descriptors: wait, then go on
+                    log.error("accept failed: %s", exc)
+                    await anyio.sleep(0.5)
+                    continue
                 tg.start_soon(self._handle, stream)
 
     async def _handle(self, stream: Any) -> None:

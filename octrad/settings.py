@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import msgspec
 
 from octra_protocol.errors import RpcError
@@ -44,6 +45,7 @@ class SettingsStore:
             raise ValueError(f"unknown settings in config.toml [settings]: {', '.join(sorted(unknown))}")
         self._defaults = defaults
         self._current: Settings | None = None
+        self._lock = anyio.Lock()
 
     async def get(self) -> Settings:
         if self._current is None:
@@ -57,6 +59,10 @@ class SettingsStore:
 
     async def update(self, changes: dict[str, Any]) -> Settings:
         check(changes)
+        async with self._lock:  # two concurrent updates must not lose one in memory
+            return await self._update(changes)
+
+    async def _update(self, changes: dict[str, Any]) -> Settings:
         current = msgspec.to_builtins(await self.get())
         merged = {**current, **changes}
         new = msgspec.convert(merged, Settings)

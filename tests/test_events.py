@@ -192,3 +192,28 @@ async def test_cancelled_writers_never_leave_a_transaction_open(tmp_path):
         assert await db.scalar("SELECT value FROM settings WHERE key = 'after'") == "1"
     finally:
         await db.close()
+
+
+async def test_a_since_seq_from_the_future_still_gets_new_events(tmp_path):
+    db, bus = await _bus(tmp_path)
+    got = []
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(bus.run_writer)
+            await bus.publish("agent.log", {"i": 0}, wait=True)
+            sub = bus.subscribe("future", None, 10_000)  # e.g. a seq remembered from another database
+
+            async def deliver(ev):
+                got.append(ev.seq)
+
+            tg.start_soon(bus.pump, sub, deliver)
+            for i in range(1, 4):
+                await bus.publish("agent.log", {"i": i}, wait=True)
+            with anyio.fail_after(10):
+                while len(got) < 3:
+                    await anyio.sleep(0.01)
+            bus.unsubscribe("future")
+            await bus.close()
+    finally:
+        await db.close()
+    assert got == [2, 3, 4]

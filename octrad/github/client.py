@@ -229,6 +229,8 @@ class GitHubClient:
             nxt = resp.links.get("next", {}).get("url")
             if not nxt:
                 break
+            if not nxt.startswith(self.api_url + "/"):  # the token goes only to the configured API
+                raise GitHubError("provider_error", f"GitHub pointed to a next page outside {self.api_url} while {doing}", 0)
             resp = await self.request("GET", nxt, doing)
         return out
 
