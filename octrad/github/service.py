@@ -29,6 +29,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, AsyncIterator
 
+import anyio
 import msgspec
 
 from octra_protocol.errors import RpcError
@@ -320,7 +321,8 @@ class GitHubService:
             await snaps.restore(run.task_id, str(holder / run.folder.name))
             yield holder / run.folder.name
         finally:
-            shutil.rmtree(holder, ignore_errors=True)
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(lambda: shutil.rmtree(holder, ignore_errors=True))
 
     async def _push(self, folder: Path, remote: str, refspec: str, token: str, what: str) -> None:
         await gitops.run_git(["push", remote, refspec], cwd=folder, token=token,

@@ -142,14 +142,11 @@ class TaskRun:
         if gh is not None and gh.issue_url(self) is not None:
             await gh.prepare(self)
             return
-        if not self.folder.exists():
-            snaps = getattr(self.d, "snapshots", None)
-            latest = await snaps.latest_for_project(self.project_id) if snaps else None
-            if latest is not None:
-                await snaps.restore(latest["task_id"], str(self.folder))
-                await self.log(None, f"restored the project from its snapshot of task {latest['task_id']}")
-            else:
-                self.folder.mkdir(parents=True, exist_ok=True)
+        snaps = getattr(self.d, "snapshots", None)
+        latest = await snaps.start_from_latest(self.project_id, self.folder) if snaps else None
+        if latest is not None:
+            await self.log(None, f"restored the project from its snapshot of task {latest['task_id']}")
+        self.folder.mkdir(parents=True, exist_ok=True)
 
     # -- asking -------------------------------------------------------------
     async def ask(self, agent_id: str, role: str, step: str, messages: list[dict], answer_type: type[T]) -> T:
