@@ -371,6 +371,8 @@ async def test_bad_create_params(daemon):
             ({"description": "x", "meta": {"max_rounds": 0}}, -32602),
             ({"description": "x", "meta": {"selector": "loudest"}}, -32602),
             ({"description": "x", "meta": {"skill_categories": ["Cooking"]}}, -32602),
+            ({"description": "x", "meta": {"max_llm_calls": -1}}, -32602),
+            ({"description": "x", "meta": {"github_fork_timeout_s": "soon"}}, -32602),
         ):
             with pytest.raises(RpcError) as err:
                 await c.call("task.create", params)

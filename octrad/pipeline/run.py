@@ -31,8 +31,7 @@ Count = Annotated[int, msgspec.Meta(ge=0, le=20)]
 
 
 class Options(msgspec.Struct, kw_only=True):
-    """The task flags (``meta``) the pipeline reads; other keys in meta belong to
-    other parts (budgets, replay, GitHub) and pass through untouched."""
+    """The task flags (``meta``), typed; unknown keys pass through untouched."""
 
     approve_plan: bool = False
     skill_categories: Union[list[str], None] = None
@@ -44,6 +43,16 @@ class Options(msgspec.Struct, kw_only=True):
     max_workers: Annotated[int, msgspec.Meta(ge=1, le=20)] = 5
     run_commands: bool = True
     temperature: Union[Annotated[float, msgspec.Meta(ge=0, le=2)], None] = None
+    # read elsewhere, checked here so a bad value fails at task.create:
+    # budgets (octrad.providers.budget), replay, GitHub (octrad.github.service)
+    max_llm_calls: Union[Annotated[int, msgspec.Meta(ge=0)], None] = None
+    max_tokens: Union[Annotated[int, msgspec.Meta(ge=0)], None] = None
+    max_cost_usd: Union[Annotated[float, msgspec.Meta(ge=0)], None] = None
+    replay_from: Union[str, None] = None
+    publish_repositories: Union[bool, None] = None
+    create_pull_requests: Union[bool, None] = None
+    private_repository: Union[bool, None] = None
+    github_fork_timeout_s: Union[Annotated[float, msgspec.Meta(gt=0, le=3600)], None] = None
 
 
 def options(meta: dict) -> Options:
@@ -138,8 +147,8 @@ class TaskRun:
     async def prepare_folder(self) -> None:
         """The project's working folder: as left, or restored from its latest snapshot
         (an issue's repository is cloned or updated by the GitHub service)."""
-        gh = getattr(self.d, "github", None)
-        if gh is not None and gh.issue_url(self) is not None:
+        gh = self.d.github
+        if gh.issue_url(self) is not None:
             await gh.prepare(self)
             return
         snaps = getattr(self.d, "snapshots", None)
@@ -298,17 +307,10 @@ class TaskRun:
 
     async def publish(self) -> None:
         """Hand the result to GitHub when the task or the settings ask for it."""
-        gh = getattr(self.d, "github", None)
-        if gh is not None:
-            if gh.wants_publish(self):
-                await self.status("publishing")
-                await gh.publish(self)
-            return
-        wants = bool(self.row["issue_url"]) or any(
-            self.meta.get(k, getattr(self.settings, k, False)) for k in ("publish_repositories", "create_pull_requests")
-        )
-        if wants:
-            await self.note("GitHub publishing is not available in this daemon: nothing left this machine")
+        gh = self.d.github
+        if gh.wants_publish(self):
+            await self.status("publishing")
+            await gh.publish(self)
 
     # -- planning -----------------------------------------------------------
     async def plan_gate(self, planner) -> Plan:
