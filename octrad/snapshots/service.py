@@ -172,9 +172,21 @@ class SnapshotService:
         return store_path, stored
 
     async def _drop_unrecorded_root(self, root: Path) -> None:
-        """A root made by a failed snapshot goes, unless a recorded snapshot uses it."""
-        if root.is_symlink() and not await self.db.scalar("SELECT 1 FROM snapshots WHERE gcroot = ?", (str(root),)):
+        """A root made by a failed snapshot goes; if a recorded snapshot of the task uses
+        that root, it points back to that snapshot's store path (a failed re-snapshot
+        must not leave the recorded one unrooted)."""
+        if not root.is_symlink():
+            return
+        recorded = await self.db.scalar(
+            "SELECT store_path FROM snapshots WHERE gcroot = ? ORDER BY created_at DESC, id DESC LIMIT 1", (str(root),)
+        )
+        if recorded is None:
             root.unlink(missing_ok=True)
+        elif os.readlink(root) != recorded:
+            try:
+                await nix.add_root(root, recorded)
+            except nix.NixError as exc:
+                log.error("could not point %s back to %s: %s", root, recorded, exc)
 
     def _fail(self, folder: Path, why: str) -> RpcError:
         return RpcError.of("snapshot_error", f"snapshot of {folder} failed: {why}; the working folder is kept", folder=str(folder))
@@ -255,14 +267,16 @@ class SnapshotService:
                 target.rmdir()
             os.rename(temp, target)
         except RpcError:
-            await anyio.to_thread.run_sync(_make_writable_and_remove, temp)
             raise
         except Exception as exc:
-            await anyio.to_thread.run_sync(_make_writable_and_remove, temp)
             detail = getattr(exc, "stderr", b"") or b""
             raise RpcError.of(
                 "snapshot_error", f"restoring {store_path} to {target} failed: {exc} {detail.decode(errors='replace')}".strip()
             ) from None
+        finally:
+            if temp.exists() or temp.is_symlink():  # failed or cancelled before it was moved into place
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(_make_writable_and_remove, temp)
         return str(target)
 
     def _check_recorded(self, task_id: str, store_path: Any, gcroot: Any) -> None:
