@@ -121,3 +121,18 @@ def test_issue_text_for_the_boss_is_bounded():
     assert f"({100 - MAX_COMMENTS} earlier comment(s) left out)" in text and "[...]" in text
     assert len(text) < 20_000
     assert "NEW COMMENTS" in format_issue(ref, issue, [], new_since="2026-01-01T00:00:00Z")
+
+
+def test_the_credential_helper_answers_only_for_its_host(tmp_path):
+    import subprocess
+
+    from octrad.github.gitops import credentials, git_env
+
+    def fill(opts, host):
+        out = subprocess.run(["git", *opts, "credential", "fill"], input=f"protocol=https\nhost={host}\n\n",
+                             capture_output=True, text=True, env={**git_env(), "GIT_TERMINAL_PROMPT": "0"}, timeout=30)
+        return out.stdout
+
+    with credentials("ghp_secret_for_github_only_0000", tmp_path, "github.com") as opts:
+        assert "password=ghp_secret_for_github_only_0000" in fill(opts, "github.com")
+        assert "ghp_secret" not in fill(opts, "evil.example")

@@ -54,8 +54,9 @@ class GitFailed(Exception):
 
 
 @contextmanager
-def credentials(token: str | None, tmp_root: Path) -> Iterator[list[str]]:
-    """``git -c`` options that hand ``token`` to git for one command."""
+def credentials(token: str | None, tmp_root: Path, host: str | None = None) -> Iterator[list[str]]:
+    """``git -c`` options that hand ``token`` to git for one command, and only
+    when git asks for ``host`` (a remote repointed elsewhere gets nothing)."""
     if not token:
         yield ["-c", "credential.helper="]
         return
@@ -66,7 +67,12 @@ def credentials(token: str | None, tmp_root: Path) -> Iterator[list[str]]:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(f"username=x-access-token\npassword={token}\n")
-        helper = f"!f() {{ test \"$1\" = get && cat {shlex.quote(str(path))}; }}; f"
+        check = ""
+        if host:
+            # git writes key=value lines and a blank one: answer only for the expected host
+            check = (f'while IFS== read -r k v; do [ -z "$k" ] && break; [ "$k" = host ] && h="$v"; done; '
+                     f'test "$h" = {shlex.quote(host)} || return 0; ')
+        helper = f"!f() {{ test \"$1\" = get || return 0; {check}cat {shlex.quote(str(path))}; }}; f"
         yield ["-c", "credential.helper=", "-c", f"credential.helper={helper}", "-c", "credential.interactive=false"]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -78,9 +84,9 @@ def git_env() -> dict[str, str]:
 
 
 async def run_git(args: list[str], *, cwd: Path | None, token: str | None, tmp_root: Path, what: str,
-                  timeout: float = 600.0) -> str:
-    """Run one git network command with the token; its output, or GitFailed."""
-    with credentials(token, tmp_root) as opts:
+                  timeout: float = 600.0, host: str | None = None) -> str:
+    """Run one git network command with the token (given only for ``host`` when set); its output, or GitFailed."""
+    with credentials(token, tmp_root, host) as opts:
         cmd = ["git", *GIT_SAFE, *opts, *args]
         with anyio.move_on_after(timeout) as scope:
             proc = await anyio.run_process(cmd, cwd=str(cwd) if cwd else None, env=git_env(), check=False,

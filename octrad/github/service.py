@@ -29,6 +29,8 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, AsyncIterator
 
+from urllib.parse import urlsplit
+
 import anyio
 import msgspec
 
@@ -59,6 +61,11 @@ def repo_name(project: str) -> str:
     """A repository name GitHub accepts, from a project name."""
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", project).strip("-.")[:100]
     return name or "octra-project"
+
+
+def _host(url: str) -> str:
+    """The host (with port) git will ask credentials for on ``url``."""
+    return urlsplit(url).netloc.rsplit("@", 1)[-1]
 
 
 def _flag(run: Any, key: str) -> bool:
@@ -258,7 +265,7 @@ class GitHubService:
                     folder.rmdir()
                 try:
                     await gitops.run_git(["clone", "--no-tags", state["clone_url"], str(folder)], cwd=None, token=token,
-                                         tmp_root=tmp, what=f"cloning {state['repo']}")
+                                         tmp_root=tmp, what=f"cloning {state['repo']}", host=_host(state["clone_url"]))
                 except gitops.GitFailed as exc:
                     raise RpcError.of("unavailable", f"could not clone {state['repo']}: {exc}") from None
                 fresh = True
@@ -267,7 +274,7 @@ class GitHubService:
             for remote in remotes:
                 try:
                     await gitops.run_git(["fetch", "--no-tags", remote], cwd=folder, token=token, tmp_root=tmp,
-                                         what=f"fetching {remote}")
+                                         what=f"fetching {remote}", host=_host(state["clone_url"]))
                 except gitops.GitFailed as exc:
                     if remote == "origin":
                         raise RpcError.of("unavailable", f"could not update {state['repo']}: {exc}") from None
@@ -278,7 +285,7 @@ class GitHubService:
             if remote == "fork":
                 try:
                     await gitops.run_git(["fetch", "--no-tags", "fork"], cwd=folder, token=token, tmp_root=tmp,
-                                         what="fetching the fork")
+                                         what="fetching the fork", host=_host(state["clone_url"]))
                 except gitops.GitFailed as exc:
                     await run.log(None, f"could not fetch the fork: {exc}", level="warning")
             if await gitops.has_ref(folder, f"refs/remotes/{remote}/{ref.branch}"):
@@ -324,9 +331,9 @@ class GitHubService:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(lambda: shutil.rmtree(holder, ignore_errors=True))
 
-    async def _push(self, folder: Path, remote: str, refspec: str, token: str, what: str) -> None:
+    async def _push(self, folder: Path, remote: str, refspec: str, token: str, what: str, clone_url: str) -> None:
         await gitops.run_git(["push", remote, refspec], cwd=folder, token=token,
-                             tmp_root=Path(self.d.config.data_dir) / "tmp", what=what, timeout=900)
+                             tmp_root=Path(self.d.config.data_dir) / "tmp", what=what, timeout=900, host=_host(clone_url))
 
     async def _fork(self, run: Any, gh: GitHubClient, state: dict) -> None:
         fork = await gh.fork(state["repo"])
@@ -347,7 +354,7 @@ class GitHubService:
         pushed = False
         if not state.get("fork") and state.get("can_push"):
             try:
-                await self._push(folder, "origin", refspec, token, f"pushing {branch} to {state['repo']}")
+                await self._push(folder, "origin", refspec, token, f"pushing {branch} to {state['repo']}", state["clone_url"])
                 pushed = True
             except gitops.GitFailed as exc:
                 if not exc.denied:
@@ -364,7 +371,8 @@ class GitHubService:
                     await run.log(None, f"the fork could not be synced with upstream: {exc.message}", level="warning")
             await gitops.setup_clone(folder, {"fork": state["fork_clone_url"]})
             try:
-                await self._push(folder, "fork", refspec, token, f"pushing {branch} to the fork {state['fork']}")
+                await self._push(folder, "fork", refspec, token, f"pushing {branch} to the fork {state['fork']}",
+                                 state["fork_clone_url"])
             except gitops.GitFailed as exc:
                 if not (exc.missing and state.get("previous_task")):
                     raise RpcError.of("forbidden" if exc.denied else "unavailable",
@@ -374,7 +382,8 @@ class GitHubService:
                 await self._fork(run, gh, state)
                 await gitops.setup_clone(folder, {"fork": state["fork_clone_url"]})
                 try:
-                    await self._push(folder, "fork", refspec, token, f"pushing {branch} to the fork {state['fork']}")
+                    await self._push(folder, "fork", refspec, token, f"pushing {branch} to the fork {state['fork']}",
+                                 state["fork_clone_url"])
                 except gitops.GitFailed as again:
                     raise RpcError.of("forbidden" if again.denied else "unavailable",
                                       f"could not push {branch} to the fork {state['fork']}: {again}") from None
@@ -442,7 +451,8 @@ class GitHubService:
             await self.save_state(run, state, github_repo=repo["full_name"], github_branch=branch)
         await gitops.setup_clone(folder, {"origin": repo["clone_url"]})
         try:
-            await self._push(folder, "origin", f"HEAD:refs/heads/{branch}", token, f"pushing to {repo['full_name']}")
+            await self._push(folder, "origin", f"HEAD:refs/heads/{branch}", token, f"pushing to {repo['full_name']}",
+                             repo["clone_url"])
         except gitops.GitFailed as exc:
             raise RpcError.of("forbidden" if exc.denied else "unavailable",
                               f"could not push the project to {repo['full_name']}: {exc}") from None
