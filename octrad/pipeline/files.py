@@ -126,18 +126,14 @@ def project_files(root: Path, limit: int = 400) -> list[str]:
     """What a prompt should see of a project: git's tracked and untracked-not-ignored
     files, else the files outside build and dependency folders."""
     if (root / ".git").exists():
-        try:
-            from .gitrepo import _open
+        from .gitrepo import listed
 
-            repo = _open(root, create=False)
-            if repo is not None:
-                try:
-                    listed = repo.git.ls_files("--cached", "--others", "--exclude-standard").splitlines()
-                finally:
-                    repo.close()
-                return sorted(set(listed))[:limit]
-        except Exception:  # a broken repository: fall back to the folder
-            pass
+        try:
+            found = listed(root)
+        except Exception:  # a broken repository: the folder says it too
+            found = None
+        if found is not None:
+            return found[:limit]
     out: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in BUILD_DIRS)

@@ -228,3 +228,14 @@ def _tracked(folder: Path) -> list[str]:
 
 async def tracked_files(folder: Path) -> list[str]:
     return await anyio.to_thread.run_sync(_tracked, folder)
+
+
+def listed(folder: Path) -> list[str] | None:
+    """git's view of a project: tracked and untracked-not-ignored files (None: no repository)."""
+    repo = _open(folder, create=False)
+    if repo is None:
+        return None
+    try:
+        return sorted(set(repo.git.ls_files("--cached", "--others", "--exclude-standard").splitlines()))
+    finally:
+        repo.close()
