@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -20,6 +19,7 @@ import httpx
 from octra_protocol.errors import CODES, RpcError
 
 from ..redact import redact
+from ..retry import parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -56,19 +56,6 @@ def _message(resp: httpx.Response) -> str:
     return msg[:500]
 
 
-def _retry_after(resp: httpx.Response) -> float | None:
-    value = resp.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None
-
-
 def is_secondary_limit(resp: httpx.Response) -> bool:
     if resp.status_code not in (403, 429):
         return False
@@ -92,7 +79,7 @@ def error_for(resp: httpx.Response, doing: str) -> GitHubError:
         return GitHubError("unavailable", f"GitHub rate limit exhausted while {doing}{when}", status,
                            rate_limit="primary", reset=reset)
     if is_secondary_limit(resp):
-        wait = _retry_after(resp)
+        wait = parse_retry_after(resp.headers)
         after = f"; GitHub asks to wait {wait:.0f} s" if wait is not None else ""
         return GitHubError("unavailable", f"GitHub secondary rate limit hit while {doing}{after}: {msg}", status,
                            rate_limit="secondary", retry_after=wait)
@@ -156,7 +143,7 @@ class GitHubClient:
             if resp.status_code in ok:
                 return resp
             if attempts < 3 and is_secondary_limit(resp) and not is_primary_limit(resp):
-                wait = _retry_after(resp)
+                wait = parse_retry_after(resp.headers)
                 wait = 60.0 if wait is None else wait
                 if wait <= self.max_retry_wait:
                     log.info("GitHub secondary rate limit while %s: waiting %.1f s", doing, wait)

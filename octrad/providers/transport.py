@@ -10,11 +10,9 @@ the request immediately (httpx runs on anyio).
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import logging
 import random
-import time
 from collections import OrderedDict
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Callable, NamedTuple, Protocol
@@ -23,6 +21,7 @@ import anyio
 import httpx
 import msgspec
 
+from ..retry import parse_retry_after
 from .types import Completion, CompletionRequest, ProviderConfig
 
 log = logging.getLogger(__name__)
@@ -143,25 +142,6 @@ class ClientPool:
                 await c.aclose()
 
 
-def parse_retry_after(headers: httpx.Headers) -> float | None:
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return float(ms) / 1000
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def error_detail(body: bytes) -> str:
