@@ -99,6 +99,8 @@ class OctraApp(App):
         Binding("k", "skills", "Skills", show=False),
         Binding("g", "guides", "Guides", show=False),
         Binding("o", "task_options", "Options", show=False),
+        # also while typing a description, where "o" is just a letter
+        Binding("ctrl+o", "task_options", "Options", show=False, priority=True),
         Binding("c", "cancel_task", "Cancel task", show=False),
         Binding("r", "resume_task", "Resume task", show=False),
         Binding("i", "focus_input", "Input", show=False),
@@ -151,7 +153,7 @@ class OctraApp(App):
                 yield Log(max_lines=TASK_LINES, id="log")
                 yield Static("", id="summary")
         yield Static("", id="conn")
-        yield Input(placeholder="Describe a new task and press Enter (o: options)", id="chat")
+        yield Input(placeholder="Describe a new task and press Enter (ctrl+o: options)", id="chat")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -526,7 +528,7 @@ class OctraApp(App):
         status = (self.detail or {}).get("status") or (self.tasks.get(self.selected_task or "") or {}).get("status")
         if self.new_mode or self.selected_task is None:
             opts = ", ".join(f"{k}={v}" for k, v in self.task_options.items() if v)
-            chat.placeholder = "New task: describe it and press Enter" + (f"  [{opts}]" if opts else "  (o: options)")
+            chat.placeholder = "New task: describe it and press Enter" + (f"  [{opts}]" if opts else "  (ctrl+o: options)")
         elif status == "awaiting_approval":
             chat.placeholder = "Plan waits: a approves it; or type what to change + Enter"
         elif status == "awaiting_input":
@@ -715,7 +717,7 @@ class OctraApp(App):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("New task", "Describe a new task in the input (n)", self.action_new_task)
-        yield SystemCommand("Task options", "Project, stack, provider, model, plan approval for new tasks (o)", self.action_task_options)
+        yield SystemCommand("Task options", "Project, stack, provider, model, plan approval for new tasks (o, or ctrl+o while typing)", self.action_task_options)
         yield SystemCommand("Approve plan", "Answer the plan-approval gate of the selected task (a)", self.action_approve)
         yield SystemCommand("Cancel task", "Stop the selected task now (c)", self.action_cancel_task)
         yield SystemCommand("Resume task", "Continue an interrupted or failed task (r)", self.action_resume_task)
