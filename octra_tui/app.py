@@ -615,7 +615,7 @@ class OctraApp(App):
         self.link.retry_now(start=True)
 
     def action_task_options(self) -> None:
-        from .screens import TaskOptionsScreen
+        from .dialogs import TaskOptionsScreen
 
         def done(result: dict | None) -> None:
             if result is not None:
@@ -644,7 +644,7 @@ class OctraApp(App):
 
     @work(group="approve", exclusive=True)
     async def _open_approval(self, task_id: str, answer) -> None:
-        from .screens import ApproveScreen
+        from .dialogs import ApproveScreen
 
         task = await self.rpc("task.get", {"task_id": task_id})
         if task is None:
