@@ -22,7 +22,7 @@ from pathlib import Path
 import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._daemon import ROOT, percentile, running_daemon  # noqa: E402
+from bench._daemon import percentile, running_daemon  # noqa: E402
 
 REQUEST = b'{"jsonrpc":"2.0","id":1,"method":"daemon.status"}\n'
 

@@ -182,7 +182,7 @@ def main() -> None:
                   f"{percentile(keys, 95):>12.1f}{max(keys):>12.1f}{len(keys):>9}")
         m = anyio.run(memory, socket, args.lines)
         print()
-        print(f"memory of the log pane and the task model (tracemalloc), one ~60-character line per event")
+        print("memory of the log pane and the task model (tracemalloc), one ~60-character line per event")
         for total in (args.lines, 2 * args.lines):
             r = m[total]
             print(f"  after {total:>7} lines: {r['bytes'] / 2**20:7.1f} MiB  (the log pane holds {r['log']}, the model {r['model']})")

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 
-from tests.conftest import DaemonProcess
 
 
 def ctl(oenv, *args, env=None, timeout=60):

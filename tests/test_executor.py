@@ -331,7 +331,7 @@ async def test_bwrap_keeps_git_metadata_read_only(projects):
     """Octra's git runs outside the sandbox, so a command must not rewrite .git (hooks, config)."""
     project = projects / "demo"
     subprocess.run(["git", "init", "-q", str(project)], check=True)
-    res = await executor(projects, mode="bwrap").run(
+    await executor(projects, mode="bwrap").run(
         "git config core.hooksPath /tmp/evil; echo x > .git/hooks/pre-commit; echo ok > file.txt", project)
     assert (project / "file.txt").read_text() == "ok\n"
     assert "evil" not in (project / ".git" / "config").read_text()

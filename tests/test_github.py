@@ -16,7 +16,7 @@ import pytest
 from tests.fakes.ai_script import Script, files, plan, staff
 from tests.fakes.github import FakeGitHub, Fault
 from tests.fakes.providers import FakeProvider
-from tests.test_pipeline import events_of, use_fake, wait_status
+from tests.tasks import events_of, use_fake, wait_status
 
 ZIG = {"build.zig": "const std = @import(\"std\");\n", "README.md": "# widget\n\nAn upstream project.\n"}
 ISSUE = "https://github.com/acme/widget/issues/3"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import anyio
 import pytest
 
 from tests.conftest import ROOT
-from tests.test_pipeline import git_log, wait_status
+from tests.tasks import git_log, wait_status
 
 
 def ctl_json_lines(out: str) -> list[dict]:

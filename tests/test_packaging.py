@@ -5,7 +5,6 @@ come from the installed packages, an offline task builds a project."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import venv

@@ -14,44 +14,13 @@ from octra_protocol.errors import RpcError
 from tests.fakes.ai_script import Script, files, plan, staff
 from tests.fakes.providers import FakeProvider, Reply
 
-KEY = "sk-pipeline-test-key-0123456789"
-FINAL = ("done", "failed", "cancelled", "interrupted", "awaiting_approval", "awaiting_input")
+from tests.tasks import KEY, events_of, git_log, use_fake, wait_status  # noqa: F401  (fixtures and helpers)
 
 
 @pytest.fixture
 def fake():
     with FakeProvider() as f:
         yield f
-
-
-async def use_fake(c, fake, name="fake"):
-    await c.call("providers.set", {"name": name, "kind": "openai", "base_url": fake.base_url("openai"),
-                                   "model": "gpt-test", "api_key": KEY})
-
-
-async def wait_status(c, task_id, states=FINAL, timeout=60):
-    with anyio.fail_after(timeout):
-        while True:
-            task = await c.call("task.get", {"task_id": task_id})
-            if task["status"] in states:
-                return task
-            await anyio.sleep(0.05)
-
-
-async def events_of(c, task_id):
-    out = []
-    async with c.subscribe(task_id=task_id, since_seq=0) as sub:
-        last = (await c.call("task.get", {"task_id": task_id}))["last_seq"]
-        async for ev in sub:
-            out.append(ev)
-            if ev.seq >= last:
-                break
-    return out
-
-
-def git_log(folder: Path) -> list[tuple[str, str]]:
-    out = subprocess.run(["git", "-C", str(folder), "log", "--format=%an|%s"], capture_output=True, text=True, check=True)
-    return [tuple(line.split("|", 1)) for line in out.stdout.splitlines()]
 
 
 # -- a whole plausible run ---------------------------------------------------

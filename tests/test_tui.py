@@ -10,6 +10,8 @@ from octra_tui.app import OctraApp
 from octra_tui.model import TaskModel
 from tests.fakes.ai_script import Script, files, plan, staff
 from tests.fakes.providers import FakeProvider
+from tests.tasks import events_of
+from tests.tasks import use_fake as configure_fake
 
 KEY = "sk-tui-test-key-0123456789"
 
@@ -42,8 +44,7 @@ def team_script() -> Script:
 
 async def use_fake(daemon, fake) -> None:
     async with daemon.connect() as c:
-        await c.call("providers.set", {"name": "fake", "kind": "openai", "base_url": fake.base_url("openai"),
-                                       "model": "gpt-test", "api_key": KEY})
+        await configure_fake(c, fake)
 
 
 async def until(pilot, cond, timeout: float = 60) -> None:
@@ -88,7 +89,7 @@ def tree_shape(app) -> list:
 
 async def set_options(pilot, **opts) -> None:
     """Fill the task options dialog (o) as a user would."""
-    from textual.widgets import Input, Switch
+    from textual.widgets import Switch
 
     await pilot.press("o")
     await until(pilot, lambda: pilot.app.screen.query("#opt-provider"))
@@ -163,17 +164,6 @@ async def test_task_from_the_input_grows_the_tree_and_shows_a_workers_log(daemon
         first, second = [await c.call("task.get", {"task_id": t}) for t in (tid, follow_up)]
     assert list(m.seqs) == [e.seq for e in stored]
     assert second["project_id"] == first["project_id"] and "add a health check" in second["description"]
-
-
-async def events_of(c, task_id):
-    out = []
-    async with c.subscribe(task_id=task_id, since_seq=0) as sub:
-        last = (await c.call("task.get", {"task_id": task_id}))["last_seq"]
-        async for ev in sub:
-            out.append(ev)
-            if ev.seq >= last:
-                break
-    return out
 
 
 async def test_plan_approval_from_the_dialog(daemon, fake):

@@ -25,7 +25,9 @@ class GuideFile(Result, kw_only=True):
     content: str = ""
 
 
-class GuideSummary(Result, kw_only=True):
+class _GuideFacts(Result, kw_only=True):
+    """What every answer about a guide says."""
+
     tool: str
     name: str
     ecosystem: str
@@ -34,21 +36,16 @@ class GuideSummary(Result, kw_only=True):
     stacks: list[str]
     tools: list[str]
     nix_packages: list[str]
+
+
+class GuideSummary(_GuideFacts, kw_only=True):
     #: relevance to guides.list's ``match`` text (null otherwise)
     score: Union[int, None] = None
     #: "shipped" (with Octra) or "user" (the user guides folder)
     source: str = "shipped"
 
 
-class Guide(Result, kw_only=True):
-    tool: str
-    name: str
-    ecosystem: str
-    description: str
-    keywords: list[str]
-    stacks: list[str]
-    tools: list[str]
-    nix_packages: list[str]
+class Guide(_GuideFacts, kw_only=True):
     #: "command": the init commands create the project; "structure": write the structure, then run init
     scaffold: str
     commands: list[GuideCommand]
