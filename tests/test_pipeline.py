@@ -130,8 +130,13 @@ async def test_whole_run_with_refinement_fix_rework_and_validation(daemon, fake,
     assert kinds[-1] == "task.finished" and "snapshot.created" in kinds
     assert [e.seq for e in evs] == sorted(e.seq for e in evs)
 
-    # usage: every request the fake answered, the malformed one included
+    # usage: every request the fake answered, the malformed one included, and each in its agent's usage
     assert task["usage"]["calls"] == len(fake.requests)
+
+    def calls_in(node):
+        return node["usage"]["calls"] + sum(calls_in(ch) for ch in node["children"])
+
+    assert calls_in(boss) == len(fake.requests)
     assert task["usage"]["tokens_in"] == 11 * len(fake.requests) and task["usage"]["tokens_out"] == 7 * len(fake.requests)
     assert all(r.headers.get("authorization") == f"Bearer {KEY}" for r in fake.requests)
     assert all(r.body["temperature"] == pytest.approx(0.2) for r in fake.requests)

@@ -179,7 +179,7 @@ class TaskService:
         if llm is not None:
             llm.budgets.forget(task_id)
         if final != "interrupted":
-            usage = await self.store.usage(task_id)
+            usage = await self.d.llm.task_usage(task_id)
             await self.d.bus.publish("task.finished", {"status": final, "error": error, "usage": usage}, task_id=task_id)
 
     async def _keep_work(self, task_id: str, final: str) -> None:
@@ -320,7 +320,7 @@ class TaskService:
             "questions": dec(row["questions"] or "[]"),
             "agents": await self.store.tree(task_id),
             "files": files,
-            "usage": await self.store.usage(task_id),
+            "usage": await self.d.llm.task_usage(task_id),
             "store_path": row["store_path"], "repo_url": row["repo_url"], "pull_request_url": row["pull_request_url"],
             "github": task_github(row),
             "error": dec(row["error"]) if row["error"] else None,

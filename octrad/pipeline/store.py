@@ -120,14 +120,6 @@ class TaskStore:
         marks = ",".join("?" * len(statuses))
         return [r[0] for r in await self.db.fetchall(f"SELECT id FROM tasks WHERE status IN ({marks})", statuses)]
 
-    async def usage(self, task_id: str) -> dict:
-        row = await self.db.fetchone(
-            """SELECT COUNT(*) AS calls, COALESCE(SUM(tokens_in), 0) AS tin, COALESCE(SUM(tokens_out), 0) AS tout,
-                      COALESCE(SUM(cost_usd), 0) AS cost FROM llm_calls WHERE task_id = ?""",
-            (task_id,),
-        )
-        return {"calls": row["calls"], "tokens_in": row["tin"], "tokens_out": row["tout"], "cost_usd": round(row["cost"], 6)}
-
     # -- agents -------------------------------------------------------------
     async def spawn(self, task_id: str, agent_id: str, parent_id: str | None, kind: str, role: str) -> None:
         """Register an agent (again, on resume: then only its status changes)."""
@@ -158,13 +150,10 @@ class TaskStore:
             await self.agent_status(task_id, r["id"], status)
 
     async def tree(self, task_id: str) -> list[dict]:
+        # usage columns are kept by the provider layer with every call it records
         rows = await self.db.fetchall(
-            """SELECT a.id, a.parent_id, a.kind, a.role, a.status,
-                      (SELECT COUNT(*) FROM llm_calls c WHERE c.agent_id = a.id) AS calls,
-                      (SELECT COALESCE(SUM(tokens_in), 0) FROM llm_calls c WHERE c.agent_id = a.id) AS tin,
-                      (SELECT COALESCE(SUM(tokens_out), 0) FROM llm_calls c WHERE c.agent_id = a.id) AS tout,
-                      (SELECT COALESCE(SUM(cost_usd), 0) FROM llm_calls c WHERE c.agent_id = a.id) AS cost
-               FROM agents a WHERE a.task_id = ? ORDER BY a.created_at, a.rowid""",
+            """SELECT id, parent_id, kind, role, status, calls, tokens_in AS tin, tokens_out AS tout, cost_usd AS cost
+               FROM agents WHERE task_id = ? ORDER BY created_at, rowid""",
             (task_id,),
         )
         nodes = {
