@@ -99,12 +99,13 @@ async def test_octras_commits_run_no_hooks(tmp_path):
         (hooks / name).chmod(0o755)
     subprocess.run(["git", "-C", str(project), "config", "core.hooksPath", str(hooks)], check=True)
     (project / "a.txt").write_text("a")
+    (project / "b.txt").write_text("b")
     repo = ProjectRepo(project)
     try:
-        assert await repo.commit(["a.txt"], "first", "writer")
+        repo.record({"a.txt": b"a"}, "first", "writer")
         repo.record({"b.txt": b"b"}, "second", "writer")
         (project / "c.txt").write_text("c")
-        assert await repo.commit(None, "all", "writer")
+        assert await repo.commit_all("all", "writer")
     finally:
         repo.close()
     log = subprocess.run(["git", "-C", str(project), "log", "--format=%s"], capture_output=True, text=True).stdout.split()

@@ -160,37 +160,24 @@ class ProjectRepo:
             raise RuntimeError(f"git commit failed: {self._error}")
 
     # -- commits from the disk ----------------------------------------------
-    def _commit(self, paths: list[str] | None, message: str, author: str) -> str | None:
+    def _commit_all(self, message: str, author: str) -> str | None:
         from git import Actor
 
         with self._lock:
             repo = self._get()
-            if paths is None:
-                repo.git.add("-A")
-                changed = repo.is_dirty(index=True, working_tree=False, untracked_files=False) or not repo.head.is_valid()
-                if not repo.index.entries:
-                    return None
-            else:
-                present = [p for p in paths if (self.folder / p).is_file()]
-                gone = [p for p in paths if not (self.folder / p).exists() and (p, 0) in repo.index.entries]
-                if not repo.head.is_valid() and (self.folder / ".gitignore").is_file():
-                    present.append(".gitignore")
-                if present:
-                    repo.index.add(present)
-                if gone:
-                    repo.index.remove(gone)
-                repo.index.write()
-                changed = _differs_from_head(repo, present + gone)
-            if not changed:
+            repo.git.add("-A")
+            if not repo.index.entries:
+                return None
+            if repo.head.is_valid() and not repo.is_dirty(index=True, working_tree=False, untracked_files=False):
                 return None
             commit = repo.index.commit(message, author=_actor(author), committer=Actor(*COMMITTER), skip_hooks=True)
             return commit.hexsha
 
-    async def commit(self, paths: list[str] | None, message: str, author: str) -> str | None:
-        """Commit ``paths`` as they are on disk (None: everything not ignored), after the queue;
+    async def commit_all(self, message: str, author: str) -> str | None:
+        """Commit everything not ignored, as it is on disk, after the queued commits;
         the new sha, or None when nothing changed."""
         await self.flush()
-        return await anyio.to_thread.run_sync(self._commit, paths, message, author)
+        return await anyio.to_thread.run_sync(self._commit_all, message, author)
 
     async def aclose(self) -> None:
         """:meth:`close` off the event loop (it waits for queued commits)."""
@@ -207,11 +194,11 @@ class ProjectRepo:
             self._repo = None
 
 
-async def commit(folder: Path, paths: list[str] | None, message: str, author: str) -> str | None:
-    """A one-off commit (see :meth:`ProjectRepo.commit`)."""
+async def commit_all(folder: Path, message: str, author: str) -> str | None:
+    """A one-off commit of everything (see :meth:`ProjectRepo.commit_all`)."""
     repo = ProjectRepo(folder)
     try:
-        return await repo.commit(paths, message, author)
+        return await repo.commit_all(message, author)
     finally:
         await repo.aclose()
 

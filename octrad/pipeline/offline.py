@@ -112,14 +112,14 @@ class OfflineBuild:
         if not scaffolded:
             await self.write_structure(wid, g, name)
         await self.extras(wid, g, plan, name)
-        await r.commit(None, f"scaffold/toolchain: {g.tool} project {name}", "toolchain (scaffold)")
+        await r.commit_all(f"scaffold/toolchain: {g.tool} project {name}", "toolchain (scaffold)")
         if not missing:
             for c in [*g.commands_for("build"), *g.commands_for("test")]:
                 res = await r.run_command(wid, render(c.command, name))
                 verdict = "passes" if res["exit_code"] == 0 else f"fails (exit {res['exit_code']})"
                 await r.note(f"`{res['command']}` {verdict}")
                 # build outputs are ignored; anything else it made is part of the project
-                await r.commit(None, f"scaffold/toolchain: files from `{res['command']}`", "toolchain (scaffold)")
+                await r.commit_all(f"scaffold/toolchain: files from `{res['command']}`", "toolchain (scaffold)")
         await r.note(NO_AI)
         await r.store.agent_status(r.task_id, wid, "done")
         await r.store.agent_status(r.task_id, mid, "done", approved=True)

@@ -222,9 +222,9 @@ class TaskRun:
             self.repo = gitrepo.ProjectRepo(self.folder)
         return self.repo
 
-    async def commit(self, paths: list[str] | None, message: str, author: str) -> str | None:
-        """Commit files as they are on disk now (after any queued commits)."""
-        return await self.git().commit(paths, message, author)
+    async def commit_all(self, message: str, author: str) -> str | None:
+        """Commit everything as it is on disk now (after any queued commits)."""
+        return await self.git().commit_all(message, author)
 
     def record_commit(self, w: "Worker", team: "Team", paths: list[str], message: str) -> None:
         """Queue a commit of ``w``'s current contents of ``paths`` (git runs in the background)."""
@@ -281,7 +281,7 @@ class TaskRun:
         await self.finish()
 
     async def finish(self) -> None:
-        sha = await self.commit(None, "octra: the rest of the project", "octra")
+        sha = await self.commit_all("octra: the rest of the project", "octra")
         if sha:
             await self.log(None, f"committed remaining files ({sha[:10]})")
         if self.repo is not None:  # its git helpers must not outlive the folder

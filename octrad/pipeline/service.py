@@ -188,7 +188,7 @@ class TaskService:
             row = await self.store.row(task_id)
             folder = Path(row["project_path"])
             if folder.is_dir() and list_files(folder, 1):
-                await gitrepo.commit(folder, None, f"octra: work so far (task {final})", "octra")
+                await gitrepo.commit_all(folder, f"octra: work so far (task {final})", "octra")
         except Exception:
             log.exception("could not commit the work of task %s", task_id)
 
