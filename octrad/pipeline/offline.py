@@ -16,8 +16,7 @@ from typing import Any
 
 from octra_protocol.errors import RpcError
 
-from .answers import ManagerBrief, Plan
-from .files import UnsafePath, write_file
+from .answers import FileOut, ManagerBrief, Plan
 
 NO_AI = "no AI was used: the offline provider scaffolded this project with the tool guide's real commands"
 
@@ -128,7 +127,7 @@ class OfflineBuild:
         from ..knowledge.guides import render
 
         for f in g.structure:
-            await self._write(agent_id, render(f.path, name), render(f.content, name), overwrite=False)
+            await self._write(agent_id, render(f.path, name), render(f.content, name))
 
     async def extras(self, agent_id: str, g: Any, plan: Plan, name: str) -> None:
         r = self.run
@@ -141,23 +140,15 @@ class OfflineBuild:
             f"## Build and run\n\n{render(commands, name)}\n\n"
             "`nix develop` opens a shell with the toolchain (see flake.nix).\n"
         )
-        await self._write(agent_id, "README.md", readme, overwrite=False)
+        await self._write(agent_id, "README.md", readme)
         try:
             from ..scaffold.flake import UnknownStack, flake_for
 
-            await self._write(agent_id, "flake.nix", flake_for(plan.tech_stack, name), overwrite=False)
+            await self._write(agent_id, "flake.nix", flake_for(plan.tech_stack, name))
         except UnknownStack as exc:
             await r.note(f"no flake.nix: {exc}")
 
-    async def _write(self, agent_id: str, path: str, content: str, *, overwrite: bool) -> None:
-        r = self.run
-        if not overwrite and (r.folder / path).exists():
-            return
-        try:
-            norm, changed = write_file(r.folder, path, content)
-        except UnsafePath as exc:
-            await r.log(agent_id, f"rejected file: {exc}", level="warning")
-            return
-        if changed:
-            await self.d.bus.publish("file.written", {"path": norm, "bytes": len(content.encode())},
-                                     task_id=r.task_id, agent_id=agent_id)
+    async def _write(self, agent_id: str, path: str, content: str) -> None:
+        """Write a file the project does not have yet (what the tool made stays)."""
+        if not (self.run.folder / path).exists():
+            await self.run.write(agent_id, [FileOut(path, content)])
