@@ -24,12 +24,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Log, Static, Tree
 
 from octra_protocol.errors import ConnectionLost, RpcError
+from octra_protocol.methods.tasks import FINAL_STATES, RUNNING_STATES, WAITING_STATES
 
 from .link import Link, NotConnected
-from .model import (
-    FINAL_STATES, RUNNING_STATES, SPINNER, STATUS_MARK, TASK_LINES, WAITING_STATES, TaskModel,
-    human_tokens, status_style, summary_text,
-)
+from .model import SPINNER, STATUS_MARK, TASK_LINES, TaskModel, human_tokens, status_style, summary_text
 
 #: task models kept in memory (the selected one and the few before it)
 KEEP_MODELS = 4

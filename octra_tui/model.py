@@ -13,13 +13,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-#: task states a task never leaves on its own
-FINAL_STATES = ("done", "failed", "cancelled")
-#: task states in which the daemon waits for the user
-WAITING_STATES = ("awaiting_approval", "awaiting_input")
-#: task states with work going on
-RUNNING_STATES = ("queued", "planning", "building", "validating", "snapshotting", "publishing")
-
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 STATUS_MARK = {
     "done": "✓", "failed": "✗", "cancelled": "⊘", "interrupted": "⏸", "awaiting_approval": "?",

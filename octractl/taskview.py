@@ -5,10 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-#: a watch ends on these statuses
-STOP_STATES = ("done", "failed", "cancelled", "interrupted", "awaiting_approval", "awaiting_input")
-WAITING = ("awaiting_approval", "awaiting_input")
-
 
 class AgentNames:
     """Remembers agents as they are spawned, to print their role, not their id."""

@@ -34,7 +34,9 @@ async def follow(client, task_id: str, as_json: bool, since: int = 0) -> dict:
     import msgspec
 
     from ..render import print_ndjson
-    from ..taskview import STOP_STATES, AgentNames, event_line
+    from octra_protocol.methods.tasks import STOP_STATES
+
+    from ..taskview import AgentNames, event_line
 
     names = AgentNames()
     seen = 0
@@ -74,7 +76,9 @@ def msgspec_dict(ev) -> dict:
 def finish(opts: Options, task: dict) -> None:
     """The final word: the task (JSON) or its summary, and the exit code."""
     from ..render import print_ndjson
-    from ..taskview import WAITING, summary
+    from octra_protocol.methods.tasks import WAITING_STATES
+
+    from ..taskview import summary
 
     if opts.json:
         print_ndjson({"task_id": task["task_id"], "task": task})
@@ -83,7 +87,7 @@ def finish(opts: Options, task: dict) -> None:
         click.echo(summary(task))
     if task["status"] == "done":
         return
-    sys.exit(exitcodes.WAITING if task["status"] in WAITING else exitcodes.DAEMON_ERROR)
+    sys.exit(exitcodes.WAITING if task["status"] in WAITING_STATES else exitcodes.DAEMON_ERROR)
 
 
 def register(cli: click.Group) -> None:

@@ -19,7 +19,7 @@ import anyio
 import msgspec
 
 from octra_protocol.errors import RpcError
-from octra_protocol.methods.tasks import FINAL_STATES, WAITING_STATES
+from octra_protocol.methods.tasks import FINAL_STATES, RUNNING_STATES, WAITING_STATES
 
 from . import gitrepo
 from .files import list_files
@@ -28,8 +28,6 @@ from .store import TaskStore
 
 log = logging.getLogger(__name__)
 
-#: states in which a run is (or should be) in progress
-ACTIVE_STATES = ("queued", "planning", "building", "validating", "snapshotting", "publishing")
 
 
 _ISSUE_PATH = re.compile(r"https?://[^/\s]+/[^/\s]+/([^/\s]+)/issues/(\d+)")
@@ -80,7 +78,7 @@ class TaskService:
 
     async def start(self) -> None:
         """Tasks that were running when the daemon stopped are interrupted (resumable)."""
-        for tid in await self.store.ids_in(ACTIVE_STATES):
+        for tid in await self.store.ids_in(RUNNING_STATES):
             await self.store.set_status(
                 tid, "interrupted", {"kind": "interrupted", "message": "the daemon stopped during this task; resume it with task.resume"}
             )
@@ -101,10 +99,10 @@ class TaskService:
         for tid, pid in self._projects.items():
             if pid == project_id and tid != except_task:
                 raise RpcError.of("conflict", f"project {name} is busy with task {tid}; wait for it or cancel it", task_id=tid)
-        marks = ",".join("?" * (len(ACTIVE_STATES) + len(WAITING_STATES)))
+        marks = ",".join("?" * (len(RUNNING_STATES) + len(WAITING_STATES)))
         busy = await self.d.db.fetchone(
             f"SELECT id, status FROM tasks WHERE project_id = ? AND id != ? AND status IN ({marks})",
-            (project_id, except_task or "", *ACTIVE_STATES, *WAITING_STATES),
+            (project_id, except_task or "", *RUNNING_STATES, *WAITING_STATES),
         )
         if busy is not None:
             raise RpcError.of("conflict", f"project {name} already has task {busy['id']} ({busy['status']}); "

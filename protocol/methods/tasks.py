@@ -25,6 +25,10 @@ TaskStatus = Literal[
 FINAL_STATES = ("done", "failed", "cancelled")
 #: states in which the task waits for the user (kept across daemon restarts)
 WAITING_STATES = ("awaiting_approval", "awaiting_input")
+#: states with work going on
+RUNNING_STATES = ("queued", "planning", "building", "validating", "snapshotting", "publishing")
+#: states after which a task's events stop until someone acts (a watcher's end)
+STOP_STATES = (*FINAL_STATES, "interrupted", *WAITING_STATES)
 
 
 class TaskCreateParams(Params, kw_only=True):
