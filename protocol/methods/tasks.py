@@ -63,6 +63,20 @@ class TaskError(Result):
     message: str
 
 
+class CheckResult(Result, kw_only=True):
+    """One of the plan's checks as Octra ran it on the whole project (never the model's word)."""
+
+    name: str
+    command: str
+    #: null when the check could not run (its tool is missing, the sandbox is unavailable)
+    exit_code: Union[int, None] = None
+    passed: bool = False
+    duration_s: float = 0.0
+    output_tail: str = ""
+    #: why it did not run, when it did not
+    skipped_reason: Union[str, None] = None
+
+
 class TaskSummary(Result, kw_only=True):
     task_id: str
     project_id: str
@@ -118,6 +132,12 @@ class Task(Result, kw_only=True):
     #: what the task did on GitHub: repository, issue, branch, fork, pull request (null: nothing)
     github: Union[TaskGitHub, None] = None
     error: Union[TaskError, None]
+    #: the plan's checks as last run by Octra (set-up, build, test, smoke)
+    checks: list[CheckResult] = []
+    #: true: every check passed; false: a check failed; null: no check could run (``notes`` say why)
+    verified: Union[bool, None] = None
+    #: "bwrap" or "none": how the task's commands ran (none is also said in ``notes``)
+    sandbox: Union[str, None] = None
     #: plain remarks for the user, e.g. "no AI was used (offline provider)"
     notes: list[str] = []
     meta: dict[str, Any] = {}
