@@ -154,6 +154,12 @@ class TaskApproveParams(Params, kw_only=True):
     feedback: Union[str, None] = None
 
 
+class TaskResumeParams(Params, kw_only=True):
+    task_id: str
+    #: flags to change before resuming (e.g. a raised budget ``max_llm_calls`` or ``max_fix_attempts``)
+    meta: Union[dict[str, Any], None] = None
+
+
 class TaskMessageParams(Params):
     task_id: str
     content: str
@@ -169,7 +175,7 @@ METHODS = {
     "task.list": Method(TaskListParams, TaskListResult, "Tasks, newest first, optionally by status or project."),
     "task.get": Method(TaskIdParams, Task, "One task in full: plan, agent tree, files, usage, results, error."),
     "task.cancel": Method(TaskIdParams, EmptyResult, "Stop a task now (its calls and commands too)."),
-    "task.resume": Method(TaskIdParams, EmptyResult, "Continue an interrupted or failed task from its last completed step."),
+    "task.resume": Method(TaskResumeParams, EmptyResult, "Continue an interrupted or failed task from its last completed step (meta: flags to change first)."),
     "task.approve": Method(TaskApproveParams, EmptyResult, "Answer the plan-approval gate of a task awaiting approval."),
     "task.message": Method(
         TaskMessageParams,
