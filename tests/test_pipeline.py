@@ -44,7 +44,7 @@ def whole_run_script() -> Script:
                 assert "greet/text.py (by models)" in ask.prompt, "round 2 must show the peers' files"
                 return files()
             return files(("greet/__main__.py", MAIN_BROKEN), ("../escape.txt", "x"), ("/etc/passwd", "root::0:0"),
-                         (".git/config", "[core]"), commands=["python3 -m greet World"], done=False)
+                         (".git/config", "[core]"), done=False)
         if ask.worker == "readme":
             if ask.has("Feedback to address"):
                 return files(("README.md", "# greet\n\nUsage: `python3 -m greet NAME`\n"))
@@ -62,11 +62,15 @@ def whole_run_script() -> Script:
         return {"approved": True}
 
     return Script(
-        plan=lambda a, n: plan(("backend", "the greeting code"), ("docs", "the README")),
+        plan=lambda a, n: plan(("backend", "the greeting code"), ("docs", "the README"),
+                               files=[{"path": "greet/text.py", "owner": "backend", "purpose": "texts", "interface": "hello(name)"},
+                                      {"path": "greet/__main__.py", "owner": "backend", "purpose": "the command"},
+                                      {"path": "README.md", "owner": "docs", "purpose": "usage"}],
+                               checks=[{"name": "smoke", "command": "python3 -m greet World"}]),
         staff=lambda a, n: staff(("models", "greeting texts", ["greet/text.py"]), ("cli", "the command", ["greet/__main__.py"]))
         if a.manager == "backend" else staff(("readme", "usage docs", ["README.md"])),
         work=work,
-        fix=lambda a, n: {"files": [{"path": "greet/__main__.py", "content": MAIN_FIXED}], "explanation": "wrong import"},
+        debug=lambda a, n: {"files": [{"path": "greet/__main__.py", "content": MAIN_FIXED}], "explanation": "wrong import"},
         review=review,
         validate=validate,
     )
@@ -88,13 +92,14 @@ async def test_whole_run_with_refinement_fix_rework_and_validation(daemon, fake,
     # the agent tree: boss -> backend(models, cli), docs(readme)
     (boss,) = task["agents"]
     assert boss["kind"] == "boss" and boss["status"] == "done"
-    teams = {m["role"]: sorted(w["role"] for w in m["children"]) for m in boss["children"]}
+    teams = {m["role"]: sorted(w["role"] for w in m["children"]) for m in boss["children"] if m["kind"] == "manager"}
     assert teams == {"backend": ["cli", "models"], "docs": ["readme"]}
-    assert all(m["kind"] == "manager" for m in boss["children"])
+    assert [(m["kind"], m["role"]) for m in boss["children"] if m["kind"] != "manager"] == [("worker", "debug")]
 
-    # the journal of questions: round 2 happened for backend only, one fix, one rework each
+    # the journal of questions: round 2 happened for backend only, one debug step, one rework each
     assert script.count("work", "cli") == 2 and script.count("work", "models") == 3
-    assert script.count("fix") == 1
+    assert script.count("debug") == 1
+    assert task["verified"] is True and [c["name"] for c in task["checks"]] == ["smoke"] and task["checks"][0]["passed"]
     assert script.count("review", "backend") == 2 and script.count("validate") == 2
     assert script.count("work", "readme") == 2  # first answer, then the validation rework
 
@@ -114,7 +119,7 @@ async def test_whole_run_with_refinement_fix_rework_and_validation(daemon, fake,
         await c.call("project.restore", {"task_id": tid, "dest": str(dest)})
     authors = {a for a, _ in git_log(dest)}
     assert {"models (backend)", "cli (backend)", "readme (docs)"} <= authors
-    assert any("fix `python3 -m greet World`" in s for _, s in git_log(dest))
+    assert any("debug: `python3 -m greet World`" in s for _, s in git_log(dest))
     out = subprocess.run(["python3", "-m", "greet", "World"], cwd=dest, capture_output=True, text=True)
     assert out.stdout.strip() == "Hello, World!"
 
@@ -122,7 +127,7 @@ async def test_whole_run_with_refinement_fix_rework_and_validation(daemon, fake,
     kinds = [e.kind for e in evs]
     statuses = [e.data["status"] for e in evs if e.kind == "task.status"]
     assert statuses == ["planning", "building", "validating", "snapshotting", "done"]
-    assert kinds.count("agent.spawned") == 6
+    assert kinds.count("agent.spawned") == 7  # boss, 2 managers, 3 workers, the debug step
     cmds = [e.data for e in evs if e.kind == "command.finished" and e.data["command"] == "python3 -m greet World"]
     assert cmds[0]["exit_code"] != 0 and cmds[1]["exit_code"] == 0
     verdicts = [(e.data["by"], e.data["approved"]) for e in evs if e.kind == "review.verdict"]
@@ -146,7 +151,7 @@ async def test_whole_run_with_refinement_fix_rework_and_validation(daemon, fake,
 # -- selectors ---------------------------------------------------------------
 
 async def test_round_robin_sees_this_rounds_files(daemon, fake):
-    """Sequential selectors: the second speaker of a round sees the first's new file."""
+    """Sequential selectors: the second speaker of a round sees the first's new file and what it said."""
     seen = {}
 
     def work(ask, n):
@@ -165,9 +170,9 @@ async def test_round_robin_sees_this_rounds_files(daemon, fake):
                                             "meta": {"selector": "round_robin", "max_rounds": 2}}))["task_id"]
         task = await wait_status(c, tid)
     assert task["status"] == "done", task["error"]
-    # round 2 of round robin starts with a; b speaks after a wrote v2
-    assert "### a.txt (by a)\nv2" in seen["b"]
-    assert "### b.txt (by b)\nv1" in seen["a"]
+    # round 1 starts with a, round 2 with b; a speaks after b wrote v2 and sees what b said
+    assert "### b.txt (by b)\nv2" in seen["a"] and "- b: wrote b.txt; done" in seen["a"]
+    assert "### a.txt (by a)\nv1" in seen["b"]
 
 
 # -- waiting for the user ----------------------------------------------------
@@ -461,13 +466,13 @@ async def test_sigterm_checkpoints_running_tasks(daemon, fake):
     assert script.count("plan") == 1
 
 
-async def test_fix_loop_is_bounded_and_reports_its_outcome(daemon, fake):
+async def test_debug_loop_is_bounded_and_the_task_fails_honestly(daemon, fake):
     script = Script(
-        plan=lambda a, n: plan(("core", "x")),
+        plan=lambda a, n: plan(("core", "x"), checks=[{"name": "test", "command": "python3 -c 'import sys; sys.exit(3)'"}]),
         staff=lambda a, n: staff(("w", "a file", ["a.txt"])),
-        work=lambda a, n: files(("a.txt", "a"), commands=["python3 -c 'import sys; sys.exit(3)'"]),
-        fix=lambda a, n: {"files": [{"path": "a.txt", "content": f"try {n}"}, {"path": "../../evil", "content": "x"}],
-                          "explanation": "maybe"},
+        work=lambda a, n: files(("a.txt", "a")),
+        debug=lambda a, n: {"files": [{"path": "a.txt", "content": f"try {n}"}, {"path": "../../evil", "content": "x"}],
+                            "explanation": "maybe"},
         review=lambda a, n: {"approved": True},
         validate=lambda a, n: {"approved": True},
     )
@@ -477,14 +482,15 @@ async def test_fix_loop_is_bounded_and_reports_its_outcome(daemon, fake):
         tid = (await c.call("task.create", {"description": "x", "provider": "fake", "meta": {"max_fix_attempts": 2}}))["task_id"]
         task = await wait_status(c, tid)
         evs = await events_of(c, tid)
-    assert task["status"] == "done", task["error"]
-    assert script.count("fix") == 2
+    assert task["status"] == "failed" and task["error"]["kind"] == "checks_failed", task["error"]
+    assert f"octractl resume {tid} --meta max_fix_attempts=4" in task["error"]["message"]
+    assert task["verified"] is False and task["checks"][0]["exit_code"] == 3
+    assert script.count("debug") == 2
     runs = [e.data for e in evs if e.kind == "command.finished"]
     assert [r["exit_code"] for r in runs] == [3, 3, 3]
-    (outcome,) = [e.data["autofix"] for e in evs if e.kind == "agent.log" and "autofix" in e.data]
-    assert outcome == {"command": "python3 -c 'import sys; sys.exit(3)'", "status": "failed", "ok": False, "attempts": 2}
     assert any("'..'" in e.data.get("text", "") for e in evs if e.kind == "agent.log")
     assert (Path(task["store_path"]) / "a.txt").read_text() == "try 2"
+    assert not (Path(daemon.oenv.data_dir) / "evil").exists()
 
 
 async def test_odd_answers_and_dependency_folders(daemon, fake):

@@ -35,7 +35,7 @@ def register(router) -> None:
 
     @router.method("task.resume")
     async def resume(call, p):
-        await call.daemon.tasks.resume(p.task_id)
+        await call.daemon.tasks.resume(p.task_id, p.meta)
         return {}
 
     @router.method("task.approve")

@@ -1,10 +1,10 @@
-"""Who speaks when in a team's group chat (rounds 2 and on; round 1 is always
-everyone at once).
+"""Who speaks when in a team's group chat (every round, the first included).
 
 - ``all_at_once``: every worker answers in parallel, each seeing its peers'
   files as of the previous round.
-- ``round_robin``: one after another, the first speaker rotating each round;
-  each sees the files its peers wrote so far, this round included.
+- ``round_robin``: one after another, the first speaker rotating each round
+  (round 1 starts with the first worker, round 2 with the second, ...);
+  each sees the files its peers wrote so far and what they said, this round included.
 - ``role_based``: one after another in the order the layers depend on each
   other (data, then backend, then frontend, then tests, then docs and ops).
 - ``agent_based``: the speaker names the next one (its answer's ``next``);
@@ -47,7 +47,7 @@ def speakers(selector: str, workers: Sequence[Speaker], round_no: int) -> Iterat
     if not workers:
         return
     if selector == "round_robin":
-        k = (round_no - 2) % len(workers)
+        k = (round_no - 1) % len(workers)
         yield from [*workers[k:], *workers[:k]]
     elif selector == "role_based":
         yield from sorted(workers, key=lambda w: (layer_of(w.role), w.index))

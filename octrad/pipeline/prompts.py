@@ -2,21 +2,25 @@
 
 No personas and no growing conversation: every call gets a system message with
 the rules of its one question and a user message with exactly the data it
-needs (the task, the plan, the stack's guide, the chosen skills, the context
-block, the files).  The answer's JSON Schema travels separately, the way each
-provider takes it.
+needs.  The parts every call of a kind shares come first (rules, task,
+contract, guide, skills) and the parts that vary last (the job, files,
+feedback), so a provider's prompt cache keeps the prefix: the system message
+holds no names of a team or worker.  The shared prefix ends where
+:func:`_msgs` joins ``shared`` and ``varying`` (the place for a cache marker).
+The answer's JSON Schema travels separately, the way each provider takes it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import msgspec
 
 JSON_ONLY = "Answer with one JSON object that follows the given schema, and nothing else."
 FILE_RULES = (
     "Paths are relative to the project root, use '/', never start with '/', never contain '..', "
-    "and never point into .git. Give each file's complete content, not a diff."
+    "and never point into .git. files: complete contents; edits: {path, search, replace} where search "
+    "occurs exactly once in the file's current content."
 )
 
 
@@ -25,61 +29,110 @@ def _section(title: str, body: str) -> str:
     return f"## {title}\n{body}\n" if body else ""
 
 
-def _msgs(rules: list[str], data: str) -> list[dict[str, str]]:
+def _msgs(rules: list[str], shared: str, varying: str = "") -> list[dict[str, str]]:
     system = "\n".join(f"- {r}" for r in [*rules, JSON_ONLY])
-    return [{"role": "system", "content": system}, {"role": "user", "content": data.strip()}]
+    # the cacheable prefix: system + shared; a prefix marker goes between shared and varying
+    user = shared.strip() + ("\n\n" + varying.strip() if varying.strip() else "")
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
-def plan(description: str, *, stack: str | None, catalog: str, guides: str, context: str,
+def contract(plan: Any) -> str:
+    """The plan as every agent sees it: stack, notes, teams, the file map and the checks."""
+    lines = [f"type: {plan.task_type}; stack: {plan.tech_stack}"]
+    if plan.architecture_notes:
+        lines.append(f"architecture: {plan.architecture_notes}")
+    lines.append("teams:")
+    for m in plan.managers:
+        dep = f" (after {', '.join(m.depends_on)})" if m.depends_on else ""
+        lines.append(f"- {m.role}{dep}: {m.description}")
+    if plan.files:
+        lines.append("file map (path [owner]: purpose | interface):")
+        for f in plan.files:
+            lines.append(f"- {f.path} [{f.owner}]: {f.purpose}" + (f" | {f.interface}" if f.interface else ""))
+    if plan.checks:
+        lines.append("checks Octra runs on the whole project after the teams, in order (the work must pass them):")
+        lines += [f"- {c.name}: {c.command}" for c in plan.checks]
+    return "\n".join(lines)
+
+
+def checks_text(results: Sequence[dict], tail: int = 1500) -> str:
+    if not results:
+        return "none ran yet"
+    out = []
+    for r in results:
+        if r.get("skipped_reason"):
+            out.append(f"- {r['name']}: `{r['command']}` did not run: {r['skipped_reason']}")
+            continue
+        verdict = "passed" if r["passed"] else "FAILED"
+        out.append(f"- {r['name']}: `{r['command']}` -> exit {r['exit_code']} ({verdict})")
+        if not r["passed"] and r.get("output_tail"):
+            out.append("  output (tail):\n" + r["output_tail"][-tail:])
+    return "\n".join(out)
+
+
+def _files(title: str, text: str) -> str:
+    return _section(title, text)
+
+
+def plan(description: str, *, stack: str | None, catalog: str, guides: str, guide_checks: str, context: str,
          feedback: list[str], answers: list[tuple[str, str]], existing_files: list[str], issue: str = "") -> list[dict]:
     rules = [
-        "Decide how to build the task below: its type, the tech stack, architecture notes, and the managers "
-        "(one per area of work such as backend, frontend, devops, docs) that will split the work.",
-        "Use 1 to 4 managers; give each a role (one or two words), a description of its part, and a priority (1 first).",
+        "Decide how to build the task below: its type, the tech stack, architecture notes, the managers "
+        "(one per area of work such as backend, frontend, tests, docs) that will split the work, the file map and the checks.",
+        "Use 1 to 6 managers with unique roles (one or two words each), a description of its part, a priority (1 first) "
+        "and depends_on: the roles of the managers whose files its files use (a tests team depends on the code it tests; "
+        "teams without dependencies work in parallel).",
+        "files: every file the project needs: path, owner (the role of the one manager whose team writes it), purpose, "
+        "and interface (the public names other files use from it: functions, classes, routes, commands).",
+        "checks: the ordered commands Octra runs on the whole project after the teams (set-up, build, test, and a smoke "
+        "run where possible), taken from the tool guides' commands below; the task is done only when they pass.",
         "skill_categories: the skill areas (from the catalogue) the work needs.",
         "If the task is too vague to build anything sensible, leave managers empty and put your questions "
         "(at most 3, short) in questions instead.",
         "If the user named a stack, use it.",
     ]
-    data = _section("Task", description)
+    shared = _section("Task", description)
     if stack:
-        data += _section("Stack requested", stack)
+        shared += _section("Stack requested", stack)
     if issue:
-        data += _section("Issue", issue)
+        shared += _section("Issue", issue)
+    shared += _section("Skill catalogue", catalog) + _section("Tool guides available", guides)
+    shared += _section("Commands of the guides that fit the task (use them for checks)", guide_checks)
+    varying = ""
     if existing_files:
-        data += _section("Files already in the project", "\n".join(existing_files[:200]))
-    data += _section("Skill catalogue", catalog)
-    data += _section("Tool guides available", guides)
-    data += _section("Context", context)
+        varying += _section("Files already in the project", "\n".join(existing_files[:200]))
+    varying += _section("Context", context)
     if answers:
-        data += _section("Answers from the user", "\n".join(f"Q: {q}\nA: {a}" for q, a in answers))
+        varying += _section("Answers from the user", "\n".join(f"Q: {q}\nA: {a}" for q, a in answers))
     if feedback:
-        data += _section("Feedback on the previous plan (address it)", "\n".join(feedback))
-    return _msgs(rules, data)
+        varying += _section("Feedback on the previous plan (address it)", "\n".join(feedback))
+    return _msgs(rules, shared, varying)
 
 
-def staff(description: str, plan_json: str, manager: dict, skills: str, guide: str, context: str) -> list[dict]:
+def staff(description: str, contract_text: str, manager: dict, skills: str, guide: str, context: str,
+          own_files: list[str]) -> list[dict]:
     rules = [
-        f"Split the part of the manager '{manager['role']}' into 1 to 4 narrow jobs, one worker each.",
-        "Each worker gets a role (unique within this manager), a description of exactly what to produce, "
-        "files_hint (the files it should write), and skills (slugs chosen only from the candidate skills listed).",
-        "Jobs must not overlap: two workers never write the same file.",
+        "Split one manager's part of the plan (named under 'Your part') into 1 to 6 narrow jobs, one worker each.",
+        "Each worker gets a role (unique within the team), a description of exactly what to produce, "
+        "files_hint (the files of the file map it writes), and skills (slugs chosen only from the candidate skills listed).",
+        "Jobs must not overlap: two workers never write the same file; together they write every file the file map gives the team.",
     ]
-    data = _section("Task", description) + _section("Plan", plan_json)
-    data += _section("Your part", f"{manager['role']}: {manager['description']}")
-    data += _section("Candidate skills", skills) + _section("Tool guide of the stack", guide)
-    data += _section("Context", context)
-    return _msgs(rules, data)
+    shared = _section("Task", description) + _section("Contract", contract_text) + _section("Tool guide", guide)
+    varying = _section("Your part", f"{manager['role']}: {manager['description']}")
+    varying += _section("Files of the file map your team owns", "\n".join(own_files))
+    varying += _section("Candidate skills", skills) + _section("Context", context)
+    return _msgs(rules, shared, varying)
 
 
-def work(description: str, plan_json: str, manager: dict, worker: dict, *, guide: str, skills: str, context: str,
-         own_files: list[tuple[str, str]], peer_files: list[tuple[str, str, str]], round_no: int,
-         feedback: str = "", peers: list[str] | None = None) -> list[dict]:
+def work(description: str, contract_text: str, manager: dict, worker: dict, *, guide: str, skills: str, context: str,
+         depends: str, own_files: str, peer_files: str, round_no: int, feedback: str = "",
+         peers: list[str] | None = None, earlier: list[str] | None = None) -> list[dict]:
     rules = [
-        f"Write the files of the job below (role '{worker['role']}', manager '{manager['role']}').",
+        "Write the files of one job of the plan (named under 'Your job'), consistent with the contract: "
+        "its file map (paths, owners, interfaces) and its checks.",
         FILE_RULES,
-        "commands: shell commands that build or test what you wrote, using only the commands of the tool guide "
-        "(they run in the project root); empty when nothing needs running.",
+        "commands: shell commands (only the tool guide's) that prepare or check what you wrote; they run in the "
+        "project root after your team's chat; empty when nothing needs running.",
         "done: true when your part is complete; false if you want another round to refine it.",
         "context (optional): one short fact other agents must know (scope team for your peers, global for everyone).",
     ]
@@ -89,56 +142,76 @@ def work(description: str, plan_json: str, manager: dict, worker: dict, *, guide
             "(names, interfaces, imports), and return only files you change; return no files if nothing needs changing."
         )
     if peers:
-        rules.append(f"next (optional): the role of the peer who should speak after you, one of: {', '.join(peers)}.")
-    data = _section("Task", description) + _section("Plan", plan_json)
-    data += _section("Your job", f"{worker['role']}: {worker['description']}\nfiles: {', '.join(worker.get('files_hint') or [])}")
-    data += _section("Tool guide", guide) + _section("Skills", skills) + _section("Context", context)
+        rules.append("next (optional): the role of the peer who should speak after you, one of those listed under 'Your job'.")
+    shared = _section("Task", description) + _section("Contract", contract_text) + _section("Tool guide", guide)
+    shared += _section("Skills", skills)
+    job = (f"role '{worker['role']}', manager '{manager['role']}' ({manager['description']})\n"
+           f"{worker['description']}\nfiles: {', '.join(worker.get('files_hint') or [])}")
+    if peers:
+        job += f"\npeers you may name as next: {', '.join(peers)}"
+    varying = _section("Your job", job) + _section("Context", context)
+    if earlier:
+        varying += _section("Said earlier this round", "\n".join(earlier))
+    varying += _files("Files you depend on (other teams', current content)", depends)
+    varying += _files("Your files so far", own_files) + _files("Files of your peers", peer_files)
     if feedback:
-        data += _section("Feedback to address", feedback)
-    if own_files:
-        data += _section("Your files so far", "\n".join(f"### {p}\n{c}" for p, c in own_files))
-    if peer_files:
-        data += _section("Files of your peers", "\n".join(f"### {p} (by {who})\n{c}" for who, p, c in peer_files))
-    return _msgs(rules, data)
+        varying += _section("Feedback to address", feedback)
+    return _msgs(rules, shared, varying)
 
 
-def fix(worker: dict, command: str, exit_code: int, output: str, files: list[tuple[str, str]], guide: str) -> list[dict]:
+def debug(description: str, contract_text: str, guide: str, check: dict, files: str,
+          attempts: list[str]) -> list[dict]:
     rules = [
-        "A command failed in the project. Return the files that make it pass (complete contents).",
+        "A check failed on the whole project. Answer with what makes it pass: files and/or edits, and commands "
+        "(e.g. create the virtualenv, install a dependency with the tool guide's command) that run in the project "
+        "root, sandboxed, before the checks run again.",
         FILE_RULES,
+        "Fix the cause, never the check: do not delete or weaken tests.",
         "explanation: one sentence on what was wrong.",
     ]
-    data = _section("Command", command) + _section("Exit code", str(exit_code))
-    data += _section("Output (tail)", output[-6000:]) + _section("Tool guide", guide)
-    data += _section("Files", "\n".join(f"### {p}\n{c}" for p, c in files))
-    data += _section("Your job", f"{worker['role']}: {worker['description']}")
-    return _msgs(rules, data)
+    shared = _section("Task", description) + _section("Contract", contract_text) + _section("Tool guide", guide)
+    varying = _section("Failing check", f"{check['name']}: `{check['command']}` -> exit {check['exit_code']}")
+    varying += _section("Output (tail)", check["output_tail"][-6000:])
+    varying += _section("Earlier attempts (they did not make it pass)", "\n".join(attempts))
+    varying += _files("Related files (current content)", files)
+    return _msgs(rules, shared, varying)
 
 
-def review(description: str, manager: dict, workers: list[dict], files: list[tuple[str, str]],
-           commands: list[dict], context: str) -> list[dict]:
+def review(description: str, contract_text: str, manager: dict, workers: list[dict], files: str,
+           checks: str, commands: list[dict], context: str, boss_feedback: str = "") -> list[dict]:
     rules = [
-        f"Check the work of the manager '{manager['role']}' against its part of the task.",
-        "approved: true when the files do the job and the commands passed.",
+        "Check the work of one manager's team (named under 'Part') against its part of the contract.",
+        "approved: true when its files do the job and the checks pass.",
         "If not, feedback says exactly what is wrong, and rework lists the roles of the workers who must redo their part.",
     ]
-    data = _section("Task", description) + _section("Part", f"{manager['role']}: {manager['description']}")
-    data += _section("Workers", "\n".join(f"- {w['role']}: {w['description']}" for w in workers))
-    data += _section("Commands run", "\n".join(f"- `{c['command']}` -> exit {c['exit_code']}" for c in commands) or "none")
-    data += _section("Files", "\n".join(f"### {p}\n{c}" for p, c in files)) + _section("Context", context)
-    return _msgs(rules, data)
+    shared = _section("Task", description) + _section("Contract", contract_text)
+    varying = _section("Part", f"{manager['role']}: {manager['description']}")
+    varying += _section("Workers", "\n".join(f"- {w['role']}: {w['description']}" for w in workers))
+    varying += _section("Checks (run by Octra on the whole project)", checks)
+    varying += _section("Team commands run", "\n".join(f"- `{c['command']}` -> exit {c['exit_code']}" for c in commands) or "none")
+    if boss_feedback:
+        varying += _section("The Boss's feedback on the whole project (the reason for this rework)", boss_feedback)
+    varying += _section("Context", context) + _files("Files", files)
+    return _msgs(rules, shared, varying)
 
 
-def validate(description: str, plan_json: str, files: list[tuple[str, str]], teams: list[dict], context: str) -> list[dict]:
+def validate(description: str, contract_text: str, files: str, teams: list[dict], checks: str, context: str) -> list[dict]:
     rules = [
-        "Check whether the project as a whole does what the task asks.",
-        "approved: true when it does. If not, feedback says what is missing or wrong, and failing_managers "
-        "lists the roles of the managers whose part must change.",
+        "Check whether the project as a whole does what the task asks, and keeps the contract.",
+        "approved: true when it does and the checks pass. If not, feedback says what is missing or wrong, and "
+        "failing_managers lists the roles of the managers whose part must change.",
     ]
-    data = _section("Task", description) + _section("Plan", plan_json)
-    data += _section("Teams", "\n".join(f"- {t['role']}: approved={t['approved']} {t.get('feedback', '')}" for t in teams))
-    data += _section("Files", "\n".join(f"### {p}\n{c}" for p, c in files)) + _section("Context", context)
-    return _msgs(rules, data)
+    shared = _section("Task", description) + _section("Contract", contract_text)
+    varying = _section("Teams", "\n".join(f"- {t['role']}: approved={t['approved']} {t.get('feedback', '')}" for t in teams))
+    varying += _section("Checks (run by Octra on the whole project)", checks)
+    varying += _section("Context", context) + _files("Files", files)
+    return _msgs(rules, shared, varying)
+
+
+def correction(problems: list[str]) -> str:
+    """The message that sends a valid but unusable answer back."""
+    return ("Your previous answer fits the schema but cannot be used:\n" + "\n".join(f"- {p}" for p in problems)
+            + "\nAnswer again with one corrected JSON object.")
 
 
 def as_json(value: Any) -> str:

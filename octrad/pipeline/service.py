@@ -23,7 +23,8 @@ from octra_protocol.methods.tasks import FINAL_STATES, RUNNING_STATES, WAITING_S
 
 from . import gitrepo
 from .files import list_files
-from .run import TaskRun, Waiting, options
+from .run import ChecksFailed, TaskRun, Waiting, options
+from ..redact import redact
 from .store import TaskStore
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def _cause(exc: BaseException) -> BaseException:
             leaves.append(e)
 
     walk(exc)
-    for kind in (RpcError, Waiting):
+    for kind in (RpcError, Waiting, ChecksFailed):
         for leaf in leaves:
             if isinstance(leaf, kind):
                 return leaf
@@ -142,11 +143,15 @@ class TaskService:
             cause = _cause(exc)
             if isinstance(cause, Waiting):
                 await self.store.set_status(task_id, cause.status)
+            elif isinstance(cause, ChecksFailed):
+                final, error = "failed", {"kind": "checks_failed", "message": str(cause)}
             elif isinstance(cause, RpcError):
                 final, error = "failed", {"kind": cause.kind, "message": cause.message}
             else:  # a bug: the task fails, the daemon does not
                 log.exception("task %s failed", task_id)
                 final, error = "failed", {"kind": "internal_error", "message": f"{type(cause).__name__}: {cause}"}
+            if error is not None and error["kind"] != "internal_error":  # the daemon's log tells every failure
+                log.warning("task %s failed (%s): %s", task_id, error["kind"], redact(error["message"]))
         finally:
             self.running.pop(task_id, None)  # steerable again as soon as its status says so
         try:
@@ -243,12 +248,23 @@ class TaskService:
         await self.store.set_status(task_id, "cancelled", {"kind": "cancelled", "message": "cancelled by the user"})
         await self.d.bus.publish("task.finished", {"status": "cancelled"}, task_id=task_id)
 
-    async def resume(self, task_id: str) -> None:
+    async def resume(self, task_id: str, meta: dict | None = None) -> None:
+        """Continue from the journal; ``meta`` changes flags first (e.g. a raised
+        ``max_llm_calls`` or ``max_fix_attempts`` for a task stopped on a budget)."""
         row = await self.store.row(task_id)
         if task_id in self.running:
             raise RpcError.of("conflict", f"task {task_id} is running")
         if row["status"] not in ("interrupted", "failed", "cancelled"):
             raise RpcError.of("conflict", f"task {task_id} is {row['status']}; only interrupted, failed or cancelled tasks resume")
+        if meta:
+            merged = {**msgspec.json.decode(row["meta"] or "{}"), **meta}
+            if merged.get("replay_from") != msgspec.json.decode(row["meta"] or "{}").get("replay_from"):
+                raise RpcError.of("invalid_params", "meta.replay_from cannot change on resume; start a new task")
+            options(merged)  # a bad flag fails here, naming it
+            await self.store.update(task_id, meta=merged)
+            llm = getattr(self.d, "llm", None)
+            if llm is not None:
+                llm.budgets.forget(task_id)
         await self.d.db.execute("UPDATE tasks SET error = NULL WHERE id = ?", (task_id,))
         await self.relaunch(task_id)
 
@@ -322,6 +338,7 @@ class TaskService:
             "store_path": row["store_path"], "repo_url": row["repo_url"], "pull_request_url": row["pull_request_url"],
             "github": task_github(row),
             "error": dec(row["error"]) if row["error"] else None,
+            **await self.store.checks(task_id),
             "notes": dec(row["notes"] or "[]"),
             "meta": dec(row["meta"] or "{}"),
             "last_seq": last_seq,

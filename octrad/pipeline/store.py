@@ -182,6 +182,19 @@ class TaskStore:
             (task_id, name, _j(result), time.time()),
         )
 
+    # -- the checks' last results ---------------------------------------------
+    #: kept in the journal table under a name no pipeline step has (no schema change)
+    CHECKS_STEP = "_checks"
+
+    async def save_checks(self, task_id: str, checks: list[dict], verified: bool | None, sandbox: str | None) -> None:
+        await self.record(task_id, self.CHECKS_STEP,
+                          {"checks": redact_obj(checks), "verified": verified, "sandbox": sandbox})
+
+    async def checks(self, task_id: str) -> dict:
+        """``{checks, verified, sandbox}`` as last run (empty, null, null before any)."""
+        raw = await self.step(task_id, self.CHECKS_STEP)
+        return msgspec.json.decode(raw) if raw else {"checks": [], "verified": None, "sandbox": None}
+
     async def steps_like(self, task_id: str, prefix: str) -> list[tuple[str, bytes]]:
         rows = await self.db.fetchall(
             "SELECT step, result FROM steps WHERE task_id = ? AND substr(step, 1, ?) = ? ORDER BY created_at, rowid",

@@ -2,8 +2,8 @@
 
 The pipeline asks several questions at once (managers and workers run in
 parallel), so answers are chosen by what is asked, not by arrival order: each
-request is classified from its system message (plan, staff, work, fix,
-review, validate) and the names in it (manager, worker, round), and the
+request is classified from its system message (plan, staff, work, debug,
+review, validate) and the names in its user message (manager, worker), and the
 script's handler for that question answers.  Per-question fault queues let a
 test make exactly one answer malformed.
 """
@@ -19,16 +19,17 @@ from typing import Any, Callable
 
 from tests.fakes.providers import FakeRequest, Reply
 
-_WORK = re.compile(r"Write the files of the job below \(role '([^']+)', manager '([^']+)'\)")
-_STAFF = re.compile(r"Split the part of the manager '([^']+)'")
-_REVIEW = re.compile(r"Check the work of the manager '([^']+)'")
+# the system message is shared by every call of a kind (prompt caches); the names are in the user message
+_WORK = re.compile(r"## Your job\nrole '([^']+)', manager '([^']+)'")
+_STAFF = re.compile(r"## Your part\n([^:\n]+):")
+_REVIEW = re.compile(r"## Part\n([^:\n]+):")
 
 
 @dataclass(frozen=True)
 class Ask:
     """What a request asks: the question and whom it concerns."""
 
-    question: str  # plan | staff | work | fix | review | validate | other
+    question: str  # plan | staff | work | debug | review | validate | other
     manager: str = ""
     worker: str = ""
     refine: bool = False
@@ -44,14 +45,13 @@ def classify(req: FakeRequest) -> Ask:
     prompt = req.prompt
     if "Decide how to build the task" in system:
         return Ask("plan", prompt=prompt)
-    if m := _STAFF.search(system):
+    if "Split one manager's part" in system and (m := _STAFF.search(prompt)):
         return Ask("staff", manager=m.group(1), prompt=prompt)
-    if m := _WORK.search(system):
+    if "Write the files of one job" in system and (m := _WORK.search(prompt)):
         return Ask("work", worker=m.group(1), manager=m.group(2), refine="refinement round" in system, prompt=prompt)
-    if "A command failed in the project" in system:
-        role = re.search(r"## Your job\n([^:]+):", prompt)
-        return Ask("fix", worker=role.group(1) if role else "", prompt=prompt)
-    if m := _REVIEW.search(system):
+    if "A check failed on the whole project" in system:
+        return Ask("debug", prompt=prompt)
+    if "Check the work of one manager's team" in system and (m := _REVIEW.search(prompt)):
         return Ask("review", manager=m.group(1), prompt=prompt)
     if "Check whether the project as a whole" in system:
         return Ask("validate", prompt=prompt)
