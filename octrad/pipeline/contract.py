@@ -96,22 +96,21 @@ def waves_of(plan: Plan) -> dict[str, list[str]]:
 
 
 def checks_from_guide(guide: Any, name: str) -> list[Check]:
-    """The guide's own checks for a project ``name``: its preparing init commands
-    (for tools without a generator, e.g. ``cmake -S . -B build``), then set-up,
-    build, test and smoke commands."""
+    """The guide's own checks for a project ``name``: set-up, build, test, smoke.
+
+    A guide without a ``setup`` command whose tool has no generator
+    (``scaffold = "structure"``) prepares the project with its init commands
+    (``cmake -S . -B build``, ``python3 -m venv .venv``): those are its set-up."""
     from ..knowledge.guides import render
 
-    out: list[Check] = []
-    if guide.scaffold == "structure":
-        out += [Check(name="set-up", command=render(c.command, name)) for c in guide.commands_for("init")]
-    for purpose in CHECK_PURPOSES:
-        out += [Check(name=purpose, command=render(c.command, name)) for c in guide.commands_for(purpose)]
-    seen: set[str] = set()
+    setup = guide.commands_for("setup") or (guide.commands_for("init") if guide.scaffold == "structure" else [])
+    out = [("set-up", c.command) for c in setup]
+    out += [(p, c.command) for p in CHECK_PURPOSES if p != "setup" for c in guide.commands_for(p)]
     named: list[Check] = []
-    for c in out:
-        if c.command in seen:
+    for label, command in out:
+        command = render(command, name)
+        if any(c.command == command for c in named):
             continue
-        seen.add(c.command)
-        n = c.name if c.name not in {x.name for x in named} else f"{c.name}-{len(named) + 1}"
-        named.append(Check(name=n, command=c.command))
+        taken = {c.name for c in named}
+        named.append(Check(name=label if label not in taken else f"{label}-{len(named) + 1}", command=command))
     return named

@@ -40,12 +40,18 @@ async def run(run: TaskRun, teams: list[Any]) -> None:
         first = failed[0]
         tail = " / ".join(first["output_tail"].strip().splitlines()[-3:])[:300]
         await run.note(f"checks failed: `{first['command']}` exits {first['exit_code']}: {tail}")
+        kept = "committed" + (" and snapshotted" if await _snapshotted(run) else "")
+        if not run.can_debug:
+            raise ChecksFailed(
+                f"check {first['name']!r} (`{first['command']}`) fails (exit {first['exit_code']}); the offline "
+                f"provider has no AI to fix it; the work is {kept}. Follow up with an AI provider: "
+                f"octractl message {run.task_id} '...'"
+            )
         raise ChecksFailed(
             f"check {first['name']!r} (`{first['command']}`) still fails (exit {first['exit_code']}) after "
-            f"{run.opts.max_fix_attempts} fix attempt(s); the work is committed"
-            + (" and snapshotted" if await _snapshotted(run) else "")
-            + f". Try more attempts: octractl resume {run.task_id} --meta max_fix_attempts="
-            f"{run.opts.max_fix_attempts + 2}, or send a follow-up with octractl message {run.task_id} '...'"
+            f"{run.fix_attempts} fix attempt(s); the work is {kept}. "
+            f"Try more attempts: octractl resume {run.task_id} --meta max_fix_attempts="
+            f"{run.opts.max_fix_attempts + 2}, or send a follow-up: octractl message {run.task_id} '...'"
         )
     await publish(run)
 

@@ -41,6 +41,9 @@ class OfflineBuild:
             raise RpcError.of("unavailable", "the tool guides are not loaded; offline tasks need them")
         r = self.run
         stack = r.stack or (plan.tech_stack if plan else None)
+        pick = getattr(guides, "pick", None)  # the registry's own choice ("a C program": make, not cmake)
+        if pick is not None and (chosen := pick(r.description, stack)) is not None:
+            return chosen
         if stack:
             found = guides.for_stack(stack)
             if not found:

@@ -88,6 +88,9 @@ class TaskRun:
         self.verified: bool | None = None
         self.unverified_reason = ""
         self.sandbox: str | None = None
+        #: debug attempts of the last verification pass, and whether it could ask for any (not offline)
+        self.fix_attempts = 0
+        self.can_debug = True
 
     # -- set-up -------------------------------------------------------------
     async def load(self) -> None:
@@ -142,7 +145,11 @@ class TaskRun:
         replaying a dead end."""
         cached = await self.store.step(self.task_id, step)
         if cached is not None:
-            return msgspec.json.decode(cached, type=answer_type)
+            try:
+                return msgspec.json.decode(cached, type=answer_type)
+            except msgspec.ValidationError as exc:
+                raise RpcError.of("conflict", f"step {step!r} of task {self.task_id} was recorded in a form this version "
+                                              f"of Octra cannot use ({exc}); start a new task for it") from None
         from ..providers.types import CallSite
 
         site = CallSite(task_id=self.task_id, agent_id=agent_id, role=role, step=step, meta=self.meta)

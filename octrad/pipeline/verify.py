@@ -110,6 +110,8 @@ async def run(run: TaskRun, tag: str, debug: bool = True) -> None:
         if run.verified is not False:
             return
         if not debug or attempt >= run.opts.max_fix_attempts:
+            run.fix_attempts = attempt
+            run.can_debug = debug
             return
         attempt += 1
         failing = next(r for r in results if r["exit_code"] is not None and not r["passed"])
