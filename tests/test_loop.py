@@ -423,3 +423,73 @@ async def test_prompts_put_shared_parts_first(daemon, fake):
     a, b = (m[1]["content"] for m in work)
     shared = a[: a.index("## Your job")]
     assert b.startswith(shared) and "## Contract" in shared and "## Task" in shared
+
+
+# -- journals of the previous version, hostile edits --------------------------------
+
+OLD_PLAN = {"task_type": "cli", "tech_stack": "python", "architecture_notes": "",
+            "managers": [{"role": "core", "description": "x", "priority": 1}],
+            "skill_categories": [], "questions": [], "context": None}
+
+
+def _set_step(daemon, task_id: str, step: str, value: dict) -> None:
+    import sqlite3
+
+    with sqlite3.connect(Path(daemon.oenv.data_dir) / "octra.db") as db:
+        assert db.execute("UPDATE steps SET result = ? WHERE task_id = ? AND step = ?",
+                          (json.dumps(value), task_id, step)).rowcount == 1
+
+
+async def test_a_plan_recorded_by_the_previous_version_still_runs_or_is_refused_clearly(daemon, fake):
+    fake.responder = Script(plan=lambda a, n: plan(("core", "x")), staff=lambda a, n: staff(("w", "one", [])),
+                            work=lambda a, n: files(("a.txt", "a")), review=lambda a, n: {"approved": True},
+                            validate=lambda a, n: {"approved": True})
+    async with daemon.connect() as c:
+        await use_fake(c, fake)
+        old = (await c.call("task.create", {"description": "x", "provider": "fake", "meta": {"approve_plan": True},
+                                            "project": "old"}))["task_id"]
+        bad = (await c.call("task.create", {"description": "y", "provider": "fake", "meta": {"approve_plan": True},
+                                            "project": "bad"}))["task_id"]
+        for tid in (old, bad):
+            assert (await wait_status(c, tid))["status"] == "awaiting_approval"
+    assert daemon.stop() == 0
+    _set_step(daemon, old, "plan", OLD_PLAN)  # no file map, no checks: the previous shape
+    _set_step(daemon, bad, "plan", {**OLD_PLAN, "managers": "core"})
+    daemon.start()
+    async with daemon.connect() as c:
+        await use_fake(c, fake)
+        for tid in (old, bad):
+            await c.call("task.approve", {"task_id": tid, "approved": True})
+        t_old = await wait_status(c, old, ("done", "failed"))
+        t_bad = await wait_status(c, bad, ("done", "failed"))
+    assert t_old["status"] == "done" and t_old["verified"] is None, t_old["error"]
+    assert t_bad["status"] == "failed" and t_bad["error"]["kind"] == "conflict"
+    assert "step 'plan'" in t_bad["error"]["message"] and "start a new task" in t_bad["error"]["message"]
+
+
+async def test_an_edit_never_reads_or_writes_outside_the_project(daemon, fake, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top-secret-9f3a\n")
+
+    def work(ask, n):
+        assert "9f3a" not in ask.prompt, "a file outside the project was quoted to the model"
+        if n == 1:
+            return files(("a.txt", "a\n"), commands=[f"ln -s {secret} link.txt"])  # runs after the chat
+        if n == 2:
+            return {"edits": [{"path": "link.txt", "search": "top", "replace": "owned"},
+                              {"path": f"../../../../../..{secret}", "search": "top", "replace": "owned"}],
+                    "done": True}
+        return files(done=True)
+
+    script = Script(plan=lambda a, n: plan(("core", "x")), staff=lambda a, n: staff(("w", "one", [])), work=work,
+                    review=lambda a, n: {"approved": n > 1, "feedback": "edit it", "rework": ["w"]},
+                    validate=lambda a, n: {"approved": True})
+    fake.responder = script
+    async with daemon.connect() as c:
+        await use_fake(c, fake)
+        tid = (await c.call("task.create", {"description": "x", "provider": "fake"}))["task_id"]
+        task = await wait_status(c, tid)
+    assert task["status"] == "done", task["error"]
+    assert secret.read_text() == "top-secret-9f3a\n"
+    corrected = [a.prompt for a in script.asked if a.question == "work"][2]
+    assert "is a symlink" in corrected and "'..' leaves the project" in corrected
