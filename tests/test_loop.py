@@ -81,7 +81,7 @@ async def test_two_teams_tests_see_the_package_and_debug_fixes_the_bug(daemon, f
     assert order.index(("staff", "tests")) > order.index(("work", "package"))
     tester = next(a for a in script.asked if a.worker == "tester")
     assert "calc/core.py [package]: arithmetic | add(a, b) -> int" in section(tester.prompt, "Contract")
-    assert "### calc/core.py\n" + CORE_BUG in section(tester.prompt, "Files you depend on (other teams', current content)")
+    assert "### calc/core.py\n" + CORE_BUG.rstrip() in section(tester.prompt, "Files you depend on (other teams', current content)")
 
     # the debug step got the failing output and the other team's file, and its edit made pytest pass
     (dbg,) = [a for a in script.asked if a.question == "debug"]
@@ -361,6 +361,7 @@ async def test_budget_stop_resumes_with_a_raised_budget(daemon, fake):
         tid = (await c.call("task.create", {"description": "calc", "provider": "fake", "meta": {"max_llm_calls": 2}}))["task_id"]
         task = await wait_status(c, tid)
         assert task["status"] == "failed" and task["error"]["kind"] == "budget_exceeded"
+        assert f"octractl resume {tid} --meta max_llm_calls=" in task["error"]["message"]
         from octra_protocol.errors import RpcError
 
         with pytest.raises(RpcError) as err:

@@ -45,13 +45,13 @@ async def run(run: TaskRun, teams: list[Any]) -> None:
             raise ChecksFailed(
                 f"check {first['name']!r} (`{first['command']}`) fails (exit {first['exit_code']}); the offline "
                 f"provider has no AI to fix it; the work is {kept}. Follow up with an AI provider: "
-                f"octractl message {run.task_id} '...'"
+                f"octractl reply {run.task_id} '...'"
             )
         raise ChecksFailed(
             f"check {first['name']!r} (`{first['command']}`) still fails (exit {first['exit_code']}) after "
             f"{run.fix_attempts} fix attempt(s); the work is {kept}. "
             f"Try more attempts: octractl resume {run.task_id} --meta max_fix_attempts="
-            f"{run.opts.max_fix_attempts + 2}, or send a follow-up: octractl message {run.task_id} '...'"
+            f"{run.opts.max_fix_attempts + 2}, or send a follow-up: octractl reply {run.task_id} '...'"
         )
     await publish(run)
 

@@ -14,7 +14,6 @@ import anyio
 
 from . import prompts, relevance, verify
 from .answers import Review, Validation
-from .files import project_files
 from .run import TaskRun
 from .teams import Team, rework
 
@@ -43,7 +42,7 @@ async def review_loop(run: TaskRun, team: Team, tag: str = "", boss_feedback: st
     """Review, rework while rejected (bounded); whether anything was reworked."""
     did = False
     for r in range(1, run.opts.max_rework + 2):
-        listed = await anyio.to_thread.run_sync(project_files, run.folder, 400)
+        listed = await run.files_now()
         files = await anyio.to_thread.run_sync(relevance.pick, run.folder, listed, REVIEW_BUDGET, team.paths())
         review = await run.ask(
             team.agent_id, team.role, f"{team.key}.review{tag}.{r}",
@@ -69,7 +68,7 @@ async def review_loop(run: TaskRun, team: Team, tag: str = "", boss_feedback: st
 async def validate(run: TaskRun, teams: list[Team]) -> None:
     rounds = run.opts.max_validation_rounds
     for v in range(1, rounds + 2):
-        listed = await anyio.to_thread.run_sync(project_files, run.folder, 400)
+        listed = await run.files_now()
         files = await anyio.to_thread.run_sync(relevance.pick, run.folder, listed, VALIDATE_BUDGET,
                                                [f.path for f in run.plan.files])
         verdict = await run.ask(
@@ -92,13 +91,15 @@ async def validate(run: TaskRun, teams: list[Team]) -> None:
             return
         failing = [t for t in teams if t.role in verdict.failing_managers] or teams
 
-        async def redo(t: Team) -> None:
-            await run.store.agent_status(run.task_id, t.agent_id, "working", validation=v)
-            await rework(run, t, verdict.feedback, [], f"valid{v}")
-            await review_loop(run, t, tag=f".v{v}", boss_feedback=verdict.feedback)
-            await run.store.agent_status(run.task_id, t.agent_id, "done", approved=t.approved)
-
         async with anyio.create_task_group() as tg:
             for t in failing:
-                tg.start_soon(redo, t)
+                tg.start_soon(_redo, run, t, v, verdict.feedback)
         await verify.run(run, f"verify.v{v}")
+
+
+async def _redo(run: TaskRun, t: Team, v: int, feedback: str) -> None:
+    """A team's answer to the Boss's rejection ``v``: rework with the feedback, then its manager's review."""
+    await run.store.agent_status(run.task_id, t.agent_id, "working", validation=v)
+    await rework(run, t, feedback, [], f"valid{v}")
+    await review_loop(run, t, tag=f".v{v}", boss_feedback=feedback)
+    await run.store.agent_status(run.task_id, t.agent_id, "done", approved=t.approved)

@@ -15,13 +15,14 @@ import logging
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal, Sequence, TypeVar, Union
 
+import anyio
 import msgspec
 
 from octra_protocol.errors import RpcError
 
 from . import edits, gitrepo, prompts
 from .answers import FileOut
-from .files import UnsafePath, write_file
+from .files import UnsafePath, project_files, write_file
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -91,6 +92,9 @@ class TaskRun:
         #: debug attempts of the last verification pass, and whether it could ask for any (not offline)
         self.fix_attempts = 0
         self.can_debug = True
+        #: the project's file list as of change number ``_changes`` (a write or a command may change it)
+        self._listing: tuple[int, list[str]] | None = None
+        self._changes = 0
 
     # -- set-up -------------------------------------------------------------
     async def load(self) -> None:
@@ -193,6 +197,15 @@ class TaskRun:
             await self.log(agent_id, f"context note not saved: {exc}", level="warning")
 
     # -- files and git ------------------------------------------------------
+    async def files_now(self) -> list[str]:
+        """The project's files as a prompt should see them (cached until something writes)."""
+        seen = self._changes
+        if self._listing is not None and self._listing[0] == seen:
+            return list(self._listing[1])
+        listed = await anyio.to_thread.run_sync(project_files, self.folder, 400)
+        self._listing = (seen, listed)  # stale at once if something changed meanwhile
+        return list(listed)
+
     async def write(self, agent_id: str, files: list[Any]) -> list[tuple[str, bool]]:
         """Write an answer's files: (path, changed?) for each accepted one; rejected paths are reported and skipped."""
         accepted: list[tuple[str, bool]] = []
@@ -207,6 +220,7 @@ class TaskRun:
                 continue
             accepted.append((path, changed))
             if changed:
+                self._changes += 1
                 await self.d.bus.publish(
                     "file.written", {"path": path, "bytes": len(f.content.encode())}, task_id=self.task_id, agent_id=agent_id
                 )
@@ -237,6 +251,7 @@ class TaskRun:
         from ..scaffold.sandbox import SandboxUnavailable
 
         await self.d.bus.publish("command.started", {"command": command}, task_id=self.task_id, agent_id=agent_id)
+        self._changes += 1
         try:
             res = await (await executor_for(self.d)).run(command, self.folder)
         except SandboxUnavailable as exc:
@@ -246,6 +261,7 @@ class TaskRun:
                    "output_tail": f"refused: {exc}", "sandbox": "none", "nix": False, "missing_tool": None}
             await self.d.bus.publish("command.finished", out, task_id=self.task_id, agent_id=agent_id)
             return out
+        self._changes += 1  # what the command made
         out = {
             "command": command, "exit_code": res.exit_code, "timed_out": res.timed_out,
             "duration_s": round(res.duration_s, 3), "output_tail": res.output_tail[-4000:],

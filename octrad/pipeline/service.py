@@ -21,10 +21,10 @@ import msgspec
 from octra_protocol.errors import RpcError
 from octra_protocol.methods.tasks import FINAL_STATES, RUNNING_STATES, WAITING_STATES
 
+from ..redact import redact
 from . import gitrepo
 from .files import list_files
 from .run import ChecksFailed, TaskRun, Waiting, options
-from ..redact import redact
 from .store import TaskStore
 
 log = logging.getLogger(__name__)
@@ -147,6 +147,9 @@ class TaskService:
                 final, error = "failed", {"kind": "checks_failed", "message": str(cause)}
             elif isinstance(cause, RpcError):
                 final, error = "failed", {"kind": cause.kind, "message": cause.message}
+                if cause.kind == "budget_exceeded":
+                    error["message"] += (f"; resume it with a raised budget: octractl resume {task_id} "
+                                         "--meta max_llm_calls=N (or max_tokens, max_cost_usd)")
             else:  # a bug: the task fails, the daemon does not
                 log.exception("task %s failed", task_id)
                 final, error = "failed", {"kind": "internal_error", "message": f"{type(cause).__name__}: {cause}"}

@@ -22,7 +22,6 @@ from octra_protocol.errors import RpcError
 
 from . import contract, prompts, relevance
 from .answers import Plan, Staffing, WorkerBrief, WorkerOutput
-from .files import project_files
 from .groupchat import speakers
 from .planning import guide_text
 from .run import TaskRun
@@ -163,7 +162,7 @@ async def worker_turn(run: TaskRun, team: Team, w: Worker, step: str, round_no: 
     """One answer of one worker; True when it changed a file."""
     peers = [p for p in team.workers if p is not w]
     team_paths = set(team.paths())
-    listed = await anyio.to_thread.run_sync(project_files, run.folder, 400)
+    listed = await run.files_now()
     others = [p for p in listed if p not in team_paths]
     job_text = f"{w.brief.description} {' '.join(w.brief.files_hint)}"
     first = [*_depends_on(run, team), *_named(job_text, others)]
@@ -222,13 +221,13 @@ async def group_chat(run: TaskRun, team: Team) -> None:
         changed: list[str] = []
         if run.opts.selector == "all_at_once":
 
-            async def turn(w: Worker) -> None:
-                if await worker_turn(run, team, w, f"{team.key}.w{w.index}.r{round_no}", round_no):
-                    changed.append(w.role)
+            async def turn(w: Worker, r: int, out: list[str]) -> None:
+                if await worker_turn(run, team, w, f"{team.key}.w{w.index}.r{r}", r):
+                    out.append(w.role)
 
             async with anyio.create_task_group() as tg:
                 for w in team.workers:
-                    tg.start_soon(turn, w)
+                    tg.start_soon(turn, w, round_no, changed)
         else:
             said: list[str] = []
             for w in speakers(run.opts.selector, team.workers, round_no):

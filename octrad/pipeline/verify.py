@@ -24,7 +24,6 @@ from octra_protocol.errors import RpcError
 
 from . import prompts, relevance
 from .answers import Debug, Plan
-from .files import project_files
 from .run import TaskRun
 
 log = logging.getLogger(__name__)
@@ -137,7 +136,7 @@ async def debug_step(run: TaskRun, tag: str, attempt: int, failing: dict, earlie
     """Ask for what makes ``failing`` pass, apply it; a line for the next attempt's prompt."""
     agent = f"{run.task_id}-debug"
     await run.store.spawn(run.task_id, agent, run.boss_id, "worker", "debug")
-    listed = await anyio.to_thread.run_sync(project_files, run.folder, 400)
+    listed = await run.files_now()
     named = relevance.named_in(failing["output_tail"], listed)
     named_text = [t for _, t in await anyio.to_thread.run_sync(relevance.pick, run.folder, named, DEBUG_BUDGET, named)]
     first = [*named, *related(run.plan, [failing["output_tail"], *named_text])]
