@@ -89,6 +89,11 @@ class TaskRun:
         self.verified: bool | None = None
         self.unverified_reason = ""
         self.sandbox: str | None = None
+        #: set by the stages: the plan, its contract as prompt text, the guides' text, the teams
+        self.plan: Any = None
+        self.contract = ""
+        self.guide = ""
+        self.teams: list[Any] = []
         #: debug attempts of the last verification pass, and whether it could ask for any (not offline)
         self.fix_attempts = 0
         self.can_debug = True
@@ -228,7 +233,7 @@ class TaskRun:
 
     async def write_answer(self, agent_id: str, answer: Any) -> list[tuple[str, bool]]:
         """Write an answer's files and edits (edits already checked to apply by :meth:`ask`)."""
-        resolved, _ = edits.resolve(self.folder, answer.files, getattr(answer, "edits", []))
+        resolved, _ = edits.resolve(self.folder, answer.files, answer.edits)
         return await self.write(agent_id, [FileOut(f.path, f.content) for f in resolved])
 
     def git(self) -> gitrepo.ProjectRepo:

@@ -141,14 +141,14 @@ async def debug_step(run: TaskRun, tag: str, attempt: int, failing: dict, earlie
     named_text = [t for _, t in await anyio.to_thread.run_sync(relevance.pick, run.folder, named, DEBUG_BUDGET, named)]
     first = [*named, *related(run.plan, [failing["output_tail"], *named_text])]
     files = await anyio.to_thread.run_sync(relevance.pick, run.folder, listed, DEBUG_BUDGET, first)
-    messages = prompts.debug(run.description, getattr(run, "contract", prompts.contract(run.plan)), run.guide,
+    messages = prompts.debug(run.description, run.contract or prompts.contract(run.plan), run.guide,
                              failing, relevance.render(files), earlier)
     answer = await run.ask(agent, "debug", f"{tag}.debug{attempt}", messages, Debug, check=run.edit_problems)
     accepted = await run.write_answer(agent, answer)
     changed = [p for p, c in accepted if c]
     if changed:
         contents = {p: (run.folder / p).read_text(encoding="utf-8", errors="replace") for p in changed}
-        for team in getattr(run, "teams", []):  # the owner's view of its file follows the fix
+        for team in run.teams:  # the owner's view of its file follows the fix
             for w in team.workers:
                 for p in changed:
                     if p in w.files:
