@@ -166,6 +166,11 @@ def test_pick_by_stack_then_description(registry):
     assert pick("a TypeScript library").tool == "tsc"
     assert pick("a static web page", "  ").tool == "static-site"
     assert pick("paint the fence") is None
+    # a mixed stack: one guide per stack it names, in its order
+    assert [g.tool for g in registry.for_stacks("python + typescript")] == ["pip", "tsc"]
+    assert [g.tool for g in registry.for_stacks("go and C")] == ["go", "make"]
+    assert [g.tool for g in registry.for_stacks("C++")] == ["cmake"]
+    assert registry.for_stacks("cobol") == []
 
 
 def test_checks_are_setup_build_test_smoke_in_order(registry):

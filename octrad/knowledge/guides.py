@@ -64,7 +64,8 @@ A user adds or replaces guides with files in ``<folder of config.toml>/guides/<e
 Contract (``daemon.guides``, a :class:`GuideRegistry`): ``get(tool)``,
 ``for_stack(stack)``, ``match(description, k=3) -> list[GuideMatch]`` (best
 first, by keywords), ``pick(description, stack=None) -> Guide | None`` (the
-stack named, else the best match), ``all()``; ``format_for_prompt(guide)``
+stack named, else the best match), ``for_stacks(stack) -> list[Guide]`` (one
+per stack of a mixed stack), ``all()``; ``format_for_prompt(guide)``
 (compact text), ``guide.checks(name)``.
 A malformed guide fails the load naming its file (:class:`GuideError`).
 """
@@ -322,22 +323,30 @@ class GuideRegistry:
 
     def pick(self, description: str, stack: str | None = None) -> Guide | None:
         """The one guide for a task.  With ``stack`` only the stack decides: the
-        first of its words ("python/fastapi", "static web") that is a stack,
-        ecosystem or tool, its default guide first; None when none is.  Without,
-        the description's best :meth:`match` (None when it names no stack)."""
+        whole text, else the first of its words ("python/fastapi", "static web")
+        that is a stack, ecosystem or tool, its default guide first; None when
+        none is.  Without, the description's best :meth:`match` (None when it
+        names no stack)."""
         if stack and stack.strip():
-            for token in [stack, *re.split(r"[\s/,;]+", stack)]:
-                t = token.strip().lower()
-                if not t:
-                    continue
-                found = self.for_stack(t)
-                if found:
-                    return found[0]
-                if t in self._by_tool:
-                    return self._by_tool[t]
-            return None
+            found = self.for_stacks(stack)
+            return found[0] if found else None
         best = self.match(description, k=1)
         return best[0].guide if best else None
+
+    def for_stacks(self, stack: str) -> list[Guide]:
+        """One guide per stack a (possibly mixed) stack text names, in its order:
+        "python + typescript" gives pip and tsc; the whole text is tried first."""
+        out: list[Guide] = []
+        for token in [stack, *re.split(r"[\s/,;]+", stack)]:
+            t = token.strip().lower()
+            if not t or t == "+":
+                continue
+            found = self.for_stack(t) or ([self._by_tool[t]] if t in self._by_tool else [])
+            if found and found[0] not in out:
+                out.append(found[0])
+            if found and token is stack:
+                break
+        return out
 
 
 def format_for_prompt(guide: Guide, name: str | None = None) -> str:
