@@ -217,7 +217,7 @@ def test_render_and_prompt_format(registry):
     assert "init: cargo init --name demo" in text
     assert "add_dependency: cargo add {package}" in text  # left for the worker to fill
     assert "Identified by: Cargo.toml" in text
-    assert len(text) < 2000
+    assert all(len(format_for_prompt(g, "demo")) < 2000 for g in registry.all())
 
 
 @pytest.mark.parametrize(
@@ -400,6 +400,29 @@ def _static_site_failures(guide, project: Path) -> None:
     (project / "style.css").unlink()
     done = _run(smoke, project)
     assert done.returncode != 0 and "/style.css: HTTP 404" in done.stderr, done.stderr[-2000:]
+    # serve.js never hands out a file outside the site, nor the tools in node_modules
+    (project.parent / "outside.txt").write_text("MARKER-OUTSIDE")
+    probe = """
+import { request } from "node:http";
+import { createSiteServer } from "./serve.js";
+const server = createSiteServer();
+await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+for (const path of ["/../outside.txt", "/%2e%2e/outside.txt", "/..%2foutside.txt", "/%2e%2e%2foutside.txt",
+                    "/node_modules/html-validate/package.json", "/%ZZ", "/index.html"]) {
+  const { status, body } = await new Promise((ok) => request({ host: "127.0.0.1", port: server.address().port, path }, (res) => {
+    let body = ""; res.on("data", (d) => (body += d)); res.on("end", () => ok({ status: res.statusCode, body }));
+  }).end());
+  console.log(path, status, body.includes("MARKER-OUTSIDE") ? "LEAKED" : "");
+}
+server.close(); server.closeAllConnections();
+"""
+    (project / "probe.mjs").write_text(probe)
+    done = _run("node probe.mjs", project)
+    _assert_ok(done, "node probe.mjs")
+    statuses = dict(line.split()[:2] for line in done.stdout.splitlines())
+    assert "LEAKED" not in done.stdout, done.stdout
+    assert statuses.pop("/index.html") == "200" and statuses.pop("/%ZZ") == "400"
+    assert set(statuses.values()) == {"404"}, done.stdout
 
 
 #: more ways a guide's checks must fail, after the broken greeting
