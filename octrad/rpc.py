@@ -99,9 +99,7 @@ class Router:
                 raise RpcError(E.INVALID_PARAMS, "invalid params: params must be an object", {"detail": "not an object"})
             try:
                 params = msgspec.json.decode(raw, type=route.params_type)
-            except msgspec.ValidationError as exc:
-                raise RpcError(E.INVALID_PARAMS, f"invalid params for {req.method}: {exc}", {"detail": str(exc)}) from None
-            except msgspec.DecodeError as exc:  # e.g. invalid UTF-8 inside a string (the envelope skips over params)
+            except msgspec.DecodeError as exc:  # wrong types, and text the envelope skipped over (invalid UTF-8)
                 raise RpcError(E.INVALID_PARAMS, f"invalid params for {req.method}: {exc}", {"detail": str(exc)}) from None
             except RecursionError:
                 raise too_deep() from None

@@ -20,7 +20,7 @@ import logging
 import os
 import stat
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 
@@ -31,23 +31,16 @@ FILE_NAME = "secrets.json"
 PROBE_TIMEOUT_S = 10.0
 
 
+#: the names secrets are kept under
+GITHUB_TOKEN = "github_token"
+
+
 def provider_key(name: str) -> str:
     return f"provider:{name}"
 
 
-GITHUB_TOKEN = "github_token"
-
-
 class SecretError(Exception):
     """The secret store cannot be read or written; the message says where and why."""
-
-
-class _Backend(Protocol):
-    where: str
-
-    def get(self, name: str) -> str | None: ...
-
-    def set(self, name: str, value: str | None) -> None: ...
 
 
 class KeyringBackend:
@@ -158,7 +151,7 @@ def _platform_keyring() -> tuple[Any | None, str]:
 class SecretStore:
     """The daemon's one place for secrets; ``where`` says which backend holds them."""
 
-    def __init__(self, backend: _Backend):
+    def __init__(self, backend: "KeyringBackend | FileBackend"):
         self.backend = backend
         self._lock = anyio.Lock()
 

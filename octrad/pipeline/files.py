@@ -2,8 +2,8 @@
 
 An AI names paths; a path is data from an untrusted source.  A path is
 accepted only when it is relative, has no ``..``, no NUL, nothing under
-``.git`` in any spelling git refuses, stays inside the project after every symlink on the way is resolved,
-and its content is under the size cap.  A rejected file raises
+``.git`` in any spelling git refuses, stays inside the project after every
+symlink on the way is resolved, and its content is under the size cap.  A rejected file raises
 :class:`UnsafePath` with the reason; the caller reports it and carries on.
 """
 

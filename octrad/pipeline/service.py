@@ -275,7 +275,8 @@ class TaskService:
         rev = await self._plan_revision(task_id)
         answer = {"approved": approved, "feedback": feedback or ""}
         if not await self.store.answer_gate(task_id, f"approval.{rev}", answer, "awaiting_approval"):
-            raise RpcError.of("conflict", f"the plan of task {task_id} was answered already (by another client)")
+            raise RpcError.of("conflict", f"the plan of task {task_id} was answered already (by another client), "
+                                          "or the task moved on")
         await self.d.bus.publish("review.verdict", {"by": "user", "approved": approved, "feedback": feedback or ""},
                                  task_id=task_id)
         if not approved and not feedback:
@@ -293,7 +294,8 @@ class TaskService:
             await self._stopped_run_settled(task_id)
             rev = await self._plan_revision(task_id)
             if not await self.store.answer_gate(task_id, f"answer.{rev}", {"content": content}, "awaiting_input"):
-                raise RpcError.of("conflict", f"the questions of task {task_id} were answered already (by another client)")
+                raise RpcError.of("conflict", f"the questions of task {task_id} were answered already "
+                                              "(by another client), or the task moved on")
             await self.relaunch(task_id)
             return task_id
         if row["status"] not in FINAL_STATES:
