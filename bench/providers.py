@@ -30,6 +30,7 @@ from octrad.providers import CallSite, Message  # noqa: E402
 from octrad.providers.service import ADAPTERS, LLMService  # noqa: E402
 from octrad.providers.types import CompletionRequest  # noqa: E402
 from octrad.providers.schema import answer_schema  # noqa: E402
+from octrad.secretstore import SecretStore  # noqa: E402
 from octrad.settings import SettingsStore  # noqa: E402
 from octrad.store import Database  # noqa: E402
 from tests.fakes.providers import FakeProvider, Reply  # noqa: E402
@@ -66,7 +67,7 @@ async def main(calls: int, kind: str, stream: bool) -> None:
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(bus.run_writer)
-            llm = LLMService(db, bus, SettingsStore(db, {}))
+            llm = LLMService(db, bus, SettingsStore(db, {}), secrets=await SecretStore.open(tmp))
             await llm.start()
             cfg = await llm.registry.set("bench", kind, "gpt-4o-mini", fake.base_url(kind), "sk-bench-key-000000")
             name, schema = answer_schema(WorkerAnswer)

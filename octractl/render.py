@@ -29,6 +29,8 @@ def status(st: dict[str, Any]) -> str:
         f"tasks     {st.get('tasks_running', 0)} running",
         f"nix       {'available' if st.get('nix_available') else 'not installed (snapshots unavailable)'}",
     ]
+    if st.get("keys"):
+        lines.append(f"keys      {st['keys']}")
     return "\n".join(lines)
 
 

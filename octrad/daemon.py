@@ -17,6 +17,7 @@ from .api import areas
 from .config import Config
 from .events import EventBus
 from .rpc import Router
+from .secretstore import SecretError, SecretStore, move_plaintext_out
 from .server import Server, SocketLock, StartupError, bind_socket
 from .store import Database
 
@@ -76,6 +77,11 @@ class Daemon:
         server = Server(self, sock, owned)
         try:
             await self.db.open()
+            try:
+                self.secrets = await SecretStore.open(cfg.data_dir)
+            except SecretError as exc:
+                raise StartupError(str(exc)) from None
+            await move_plaintext_out(self.db, self.secrets)
             await self.bus.start()
             async with anyio.create_task_group() as tg:
                 self.tg = tg

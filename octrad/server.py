@@ -21,7 +21,7 @@ from octra_protocol.errors import RpcError
 from octra_protocol.paths import APP_NAME
 from octra_protocol.wire import MAX_LINE, ErrorResponse, LineReader, LineTooLong, encode_line
 
-from .rpc import Call, error_response
+from .rpc import Call, error_response, too_deep
 
 if TYPE_CHECKING:
     from .daemon import Daemon
@@ -210,6 +210,9 @@ class Connection:
             return
         except msgspec.DecodeError as exc:
             await self.send_message(error_response(None, RpcError(E.PARSE_ERROR, f"parse error: {exc}")))
+            return
+        except RecursionError:
+            await self.send_message(error_response(None, too_deep()))
             return
         if not items:
             await self.send_message(error_response(None, RpcError(E.INVALID_REQUEST, "invalid request: empty batch")))

@@ -22,6 +22,7 @@ from octrad.providers import CallSite, Message
 from octrad.providers.service import LLMService
 from octrad.providers.transport import RetryPolicy
 from octrad.settings import SettingsStore
+from octrad.secretstore import SecretStore
 from octrad.store import Database
 from tests.fakes.providers import FakeProvider, Reply
 
@@ -76,7 +77,8 @@ async def harness(tmp_path, **kw):
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(bus.run_writer)
-            llm = LLMService(db, bus, SettingsStore(db, {}), policy=kw.pop("policy", RetryPolicy(base_s=0.02, cap_s=0.1)), **kw)
+            llm = LLMService(db, bus, SettingsStore(db, {}), policy=kw.pop("policy", RetryPolicy(base_s=0.02, cap_s=0.1)),
+                             secrets=await SecretStore.open(tmp_path), **kw)
             await llm.start()
             try:
                 yield Harness(llm, db, events)

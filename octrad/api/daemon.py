@@ -54,6 +54,7 @@ def register(router) -> None:
             nix_available=nix_available(),
             default_provider=d.default_provider(),
             log_file=str(d.log_file) if d.log_file else None,
+            keys=d.secrets.where if getattr(d, "secrets", None) else None,
         )
 
     @router.method("daemon.shutdown")

@@ -14,6 +14,7 @@ async def setup(daemon) -> None:
         daemon.settings,
         file_providers=daemon.config.providers,
         default_provider=daemon.config.default_provider,
+        secrets=daemon.secrets,
     )
     await daemon.llm.start()
 

@@ -108,7 +108,7 @@ def format_issue(ref: IssueRef, issue: dict, comments: list[dict], *, new_since:
 class GitHubService:
     def __init__(self, daemon: Any):
         self.d = daemon
-        self.tokens = TokenStore(daemon.db)
+        self.tokens = TokenStore(daemon.secrets)
         #: first delay between checks of a new fork (grows to 5 s)
         self.fork_poll_s = 0.25
 

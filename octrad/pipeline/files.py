@@ -2,8 +2,8 @@
 
 An AI names paths; a path is data from an untrusted source.  A path is
 accepted only when it is relative, has no ``..``, no NUL, nothing under
-``.git``, stays inside the project after every symlink on the way is resolved,
-and its content is under the size cap.  A rejected file raises
+``.git`` in any spelling git refuses, stays inside the project after every
+symlink on the way is resolved, and its content is under the size cap.  A rejected file raises
 :class:`UnsafePath` with the reason; the caller reports it and carries on.
 """
 
@@ -14,6 +14,19 @@ from pathlib import Path, PurePosixPath
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_PATH_CHARS = 300
+
+#: characters HFS+ ignores in names (git refuses ``.git`` spelled with them too)
+_HFS_IGNORABLES = str.maketrans("", "", "\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                                        "\u206a\u206b\u206c\u206d\u206e\u206f\ufeff")
+
+
+def aliases_git(part: str) -> bool:
+    """Whether a path component is ``.git`` in some spelling git itself refuses
+    (any case, NTFS trailing dots/spaces or stream suffix, the 8.3 name ``git~1``,
+    HFS+ ignorable characters).  Such a file can never be committed: writing it
+    would fail the task at every resume, so it is refused like ``..``."""
+    ntfs = part.split(":", 1)[0].rstrip(" .").casefold()
+    return ntfs in (".git", "git~1") or part.translate(_HFS_IGNORABLES).casefold() == ".git"
 
 
 class UnsafePath(ValueError):
@@ -36,8 +49,8 @@ def check_path(root: Path, rel: str) -> Path:
         raise UnsafePath(f"{rel!r}: not a file path")
     if ".." in parts:
         raise UnsafePath(f"{rel!r}: '..' leaves the project")
-    if parts[0] == ".git":
-        raise UnsafePath(f"{rel!r}: nothing may be written under .git")
+    if any(aliases_git(x) for x in parts):
+        raise UnsafePath(f"{rel!r}: nothing may be written under .git (in any spelling)")
     root = root.resolve()
     target = root.joinpath(*parts)
     # every existing component must resolve inside the project

@@ -1,8 +1,9 @@
 """Where provider configurations come from, and which one is the default.
 
 Three sources, the first that names a provider wins: the ``providers`` table
-(``providers.set``), config.toml ``[providers.NAME]`` tables, and the
-conventional environment variables (``OPENAI_API_KEY`` ...; DESIGN.md
+(``providers.set``; the key itself lives in the secret store, never in the
+table), config.toml ``[providers.NAME]`` tables, and the conventional
+environment variables (``OPENAI_API_KEY`` ...; DESIGN.md
 section 3).  The environment is read at every call, so credentials are always
 the current ones; every key is registered with the redactor the moment it is
 read.
@@ -19,6 +20,7 @@ import msgspec
 from octra_protocol.errors import RpcError
 
 from .. import redact, secretenv
+from ..secretstore import SecretError, SecretStore, provider_key
 from ..store import Database
 from .types import KINDS, PSEUDO, ProviderConfig
 
@@ -84,8 +86,11 @@ def check_fields(name: str, kind: str, base_url: str | None, model: str, timeout
 
 
 class Registry:
-    def __init__(self, db: Database, file_providers: dict[str, dict[str, Any]], default_name: str = ""):
+    def __init__(self, db: Database, file_providers: dict[str, dict[str, Any]], default_name: str = "",
+                 secrets: SecretStore | None = None):
         self.db = db
+        #: where stored providers' keys are kept (None: this registry stores no keys)
+        self.secrets = secrets
         self._stored: dict[str, ProviderConfig] = {}
         self._stored_order: list[str] = []
         self._file: dict[str, ProviderConfig] = {}
@@ -109,16 +114,36 @@ class Registry:
             )
 
     async def load(self) -> None:
-        rows = await self.db.fetchall("SELECT name, kind, base_url, model, api_key, extra FROM providers ORDER BY updated_at")
-        self._stored = {}
+        rows = await self.db.fetchall("SELECT name, kind, base_url, model, extra FROM providers ORDER BY updated_at")
+        stored = {}
         for r in rows:
             extra = msgspec.json.decode(r["extra"] or "{}")
-            redact.register(r["api_key"])
-            self._stored[r["name"]] = ProviderConfig(
-                name=r["name"], kind=r["kind"], model=r["model"] or "", base_url=r["base_url"], api_key=r["api_key"],
+            key = await self._read_key(r["name"])
+            redact.register(key)
+            stored[r["name"]] = ProviderConfig(
+                name=r["name"], kind=r["kind"], model=r["model"] or "", base_url=r["base_url"], api_key=key,
                 source="stored", timeout_s=extra.get("timeout_s"), structured=extra.get("structured"),
             )
+        self._stored = stored
         self._stored_order = [r["name"] for r in rows]
+
+    async def _read_key(self, name: str) -> str | None:
+        if self.secrets is None:
+            return None
+        try:
+            return await self.secrets.get(provider_key(name))
+        except SecretError as exc:
+            raise RpcError.of("unavailable", f"the key of provider {name!r} cannot be read: {exc}", provider=name) from None
+
+    async def _write_key(self, name: str, key: str | None) -> None:
+        if self.secrets is None:
+            if key is None:
+                return
+            raise RpcError.of("unavailable", "this daemon has no secret store; the key cannot be kept", provider=name)
+        try:
+            await self.secrets.set(provider_key(name), key)
+        except (SecretError, OSError) as exc:
+            raise RpcError.of("unavailable", f"the key of provider {name!r} cannot be stored: {exc}", provider=name) from None
 
     # -- reading ------------------------------------------------------------
     def _env_configs(self) -> dict[str, ProviderConfig]:
@@ -219,11 +244,12 @@ class Registry:
         redact.register(api_key)
         extra = {k: v for k, v in (("timeout_s", timeout_s), ("structured", structured)) if v is not None}
         now = time.time()
+        await self._write_key(name, api_key)  # the key goes to the secret store; the table never holds it
         await self.db.execute(
             "INSERT INTO providers(name, kind, base_url, model, api_key, extra, created_at, updated_at) "
-            "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET kind=excluded.kind, base_url=excluded.base_url, "
-            "model=excluded.model, api_key=excluded.api_key, extra=excluded.extra, updated_at=excluded.updated_at",
-            (name, kind, base_url, model, api_key, msgspec.json.encode(extra).decode(), now, now),
+            "VALUES (?,?,?,?,NULL,?,?,?) ON CONFLICT(name) DO UPDATE SET kind=excluded.kind, base_url=excluded.base_url, "
+            "model=excluded.model, api_key=NULL, extra=excluded.extra, updated_at=excluded.updated_at",
+            (name, kind, base_url, model, msgspec.json.encode(extra).decode(), now, now),
         )
         await self.load()
         return self._stored[name]
@@ -236,4 +262,5 @@ class Registry:
                 raise RpcError.of("conflict", f"provider {name!r} comes from {where}; remove it there", provider=name)
             raise RpcError.of("not_found", f"no stored provider named {name!r}", provider=name)
         await self.db.execute("DELETE FROM providers WHERE name = ?", (name,))
+        await self._write_key(name, None)
         await self.load()

@@ -96,11 +96,12 @@ class LLMService:
         default_provider: str = "",
         policy: RetryPolicy | None = None,
         max_attempts: int = MAX_ATTEMPTS,
+        secrets: Any = None,
     ):
         self.db = db
         self.bus = bus
         self.settings = settings
-        self.registry = Registry(db, file_providers or {}, default_provider)
+        self.registry = Registry(db, file_providers or {}, default_provider, secrets)
         self.budgets = Budgets(db)
         self.replayer = Replayer(db)
         self.pool = ClientPool()

@@ -28,6 +28,8 @@ class StatusResult(Result):
     nix_available: bool
     default_provider: str
     log_file: Union[str, None] = None
+    #: where provider keys and the GitHub token are kept: "keyring (SecretService)" or "0600 file PATH"
+    keys: Union[str, None] = None
 
 
 METHODS = {
