@@ -202,7 +202,7 @@ async def test_malformed_json_is_retried_with_the_error_fed_back(tmp_path, fake)
     second = fake.requests[1].body["messages"]
     assert second[:2] == [{"role": "system", "content": "Rules: answer in JSON."}, {"role": "user", "content": "Plan a todo app."}]
     assert second[2] == {"role": "assistant", "content": '{"title": "todo app", "steps": ['}
-    assert second[3]["role"] == "user" and "not valid JSON" in second[3]["content"]
+    assert second[3]["role"] == "user" and "not one valid JSON object" in second[3]["content"]
     assert rows == [(1, 0, '{"title": "todo app", "steps": ['), (2, 1, json.dumps(GOOD))]
 
 
@@ -302,7 +302,7 @@ async def test_stream_cut_midway_is_retried(tmp_path, fake, kind):
         notes = [e.data["text"] for e in h.of_kind("agent.log") if e.data.get("note")]
     assert ans.value.title == "todo app" and ans.attempts == 1
     assert len(fake.requests) == 2
-    assert len(notes) == 1 and "retrying" in notes[0]
+    assert len(notes) == 1 and "retry 1 of" in notes[0]
 
 
 async def test_json_body_cut_midway_is_retried(tmp_path, fake):
