@@ -470,22 +470,25 @@ async def test_call_budget_holds_under_parallel_calls(tmp_path, fake):
 async def test_token_and_cost_budgets_from_settings_and_meta(tmp_path, fake):
     async with harness(tmp_path) as h:
         await add(h, fake, "openai", model="gpt-4o")
-        fake.responder = lambda req: Reply.json(GOOD, usage=(11, 7))
-        await h.llm.settings.update({"max_tokens": 30})
+        fake.responder = lambda req: Reply.json(GOOD, usage=(400, 400))
+        await h.llm.settings.update({"max_tokens": 2500})
         site = CallSite(task_id="t1")
-        await h.llm.ask(site, MSGS, Plan, provider="openai")  # 0 used
-        await h.llm.ask(site, MSGS, Plan, provider="openai")  # 18 used
+        # each call reserves its prompt estimate plus its output limit before it starts
+        await h.llm.ask(site, MSGS, Plan, provider="openai", max_tokens=1000)  # 800 used
+        await h.llm.ask(site, MSGS, Plan, provider="openai", max_tokens=1000)  # 1600 used
         with pytest.raises(RpcError) as err:
-            await h.llm.ask(site, MSGS, Plan, provider="openai")  # 36 >= 30
-        assert err.value.data["budget"] == "max_tokens" and len(fake.requests) == 2
+            await h.llm.ask(site, MSGS, Plan, provider="openai", max_tokens=1000)  # lowered to fit, 800 more: 2400
+            await h.llm.ask(site, MSGS, Plan, provider="openai", max_tokens=1000)  # no room left
+        assert err.value.data["budget"] == "max_tokens" and len(fake.requests) == 3
+        assert fake.requests[2].body["max_completion_tokens"] < 1000
         # the task's meta overrides the setting (null: no limit)
         await h.llm.ask(CallSite(task_id="t1", meta={"max_tokens": None}), MSGS, Plan, provider="openai")
-        # cost: 11 in + 7 out at gpt-4o prices = 0.0000975 per call
-        cost_site = CallSite(task_id="t2", meta={"max_cost_usd": 0.0001, "max_tokens": None})
-        await h.llm.ask(cost_site, MSGS, Plan, provider="openai")
-        await h.llm.ask(cost_site, MSGS, Plan, provider="openai")
+        # cost: 400 in + 400 out at gpt-4o prices = $0.005 per call; a call reserving more than is left never starts
+        cost_site = CallSite(task_id="t2", meta={"max_cost_usd": 0.012, "max_tokens": None})
+        await h.llm.ask(cost_site, MSGS, Plan, provider="openai", max_tokens=400)
+        await h.llm.ask(cost_site, MSGS, Plan, provider="openai", max_tokens=400)
         with pytest.raises(RpcError) as err:
-            await h.llm.ask(cost_site, MSGS, Plan, provider="openai")
+            await h.llm.ask(cost_site, MSGS, Plan, provider="openai", max_tokens=400)
         assert err.value.data["budget"] == "max_cost_usd" and "USD" in err.value.message
         # a limit that is not a number is refused before any call, naming the key
         fake.reset()
