@@ -416,13 +416,35 @@ async def test_a_cancelled_stream_records_its_tokens(tmp_path, fake):
         await add(h, fake, "openai")
         fake.push(Reply.json(long, piece=200, gap=0.05))
         with anyio.move_on_after(0.6):
-            await h.llm.ask(CallSite(task_id="t1"), MSGS, Plan, provider="openai")
+            await h.llm.ask(CallSite(task_id="t1"), MSGS, Plan, provider="openai", stream=True)
         rows = await h.rows("SELECT tokens_in, tokens_out, error FROM llm_calls")
         await h.settle()
         progress = [e.data["tokens_so_far"] for e in h.of_kind("agent.log") if not e.data.get("note")]
     [(tin, tout, error)] = rows
     assert error == "cancelled" and tin > 0 and tout > 0
     assert progress and progress == sorted(progress) and progress[-1] > 0
+
+
+async def test_calls_stream_by_default_without_flooding_the_log(tmp_path, fake):
+    async with harness(tmp_path) as h:
+        await add(h, fake, "gemini")
+        fake.push(Reply.json({**GOOD, "steps": ["s" * 40] * 100}, piece=50))
+        await h.llm.ask(CallSite(task_id="t1"), MSGS, Plan, provider="gemini")
+        await h.settle()
+        texts = [e.data["text"] for e in h.of_kind("agent.log")]
+    assert fake.requests[0].stream
+    assert not any('"steps"' in t for t in texts)  # progress only: the answer itself is stored once, in llm_calls
+
+
+async def test_replay_follows_a_recorded_fallback(tmp_path, fake):
+    async with harness(tmp_path) as h:
+        await add(h, fake, "openai", name="old", model="m")
+        fake.json_schema = False
+        fake.responder = lambda req: Reply.json(GOOD)
+        await h.llm.ask(CallSite(task_id="rec", role="boss", step="plan"), MSGS, Plan, provider="old")
+        fake.reset()
+        again = await h.llm.ask(CallSite(task_id="re", role="boss", step="plan", meta={"replay_from": "rec"}), MSGS, Plan, provider="replay")
+    assert again.value.title == "todo app" and again.attempts == 1 and fake.requests == []
 
 
 # -- refusals ------------------------------------------------------------------------------------

@@ -59,6 +59,8 @@ STEP_TIMEOUT_S = 1200.0
 #: streamed text is published in pieces of about this size (or this often)
 LOG_CHUNK_CHARS = 400
 LOG_CHUNK_SECONDS = 0.5
+#: when the caller did not ask to see the text, only progress is published, this often
+PROGRESS_SECONDS = 2.0
 #: ollama: context sizes are asked for in steps of this many tokens
 NUM_CTX_STEP = 2048
 
@@ -68,8 +70,9 @@ class _Grow(Exception):
 
 
 class _LogChunker:
-    """Streamed text to ``agent.log`` events: a few sizeable pieces, never one per token,
-    each saying how many tokens the answer has so far."""
+    """Streamed text to ``agent.log`` events, each saying how many tokens the answer
+    has so far: with ``publish_text`` a few sizeable pieces of the text (never one per
+    token), else only a progress line every :data:`PROGRESS_SECONDS`."""
 
     def __init__(self, bus: Any, site: CallSite, attempt: int, publish_text: bool):
         self.bus, self.site, self.attempt = bus, site, attempt
@@ -80,11 +83,19 @@ class _LogChunker:
         self.last = time.monotonic()
 
     async def add(self, text: str) -> None:
+        self.chars += len(text)
+        if not self.publish_text:
+            if time.monotonic() - self.last >= PROGRESS_SECONDS:
+                self.last = time.monotonic()
+                await self._publish(f"[receiving the answer: about {self._tokens()} tokens so far]", progress=True)
+            return
         self.buf.append(text)
         self.size += len(text)
-        self.chars += len(text)
         if self.size >= LOG_CHUNK_CHARS or time.monotonic() - self.last >= LOG_CHUNK_SECONDS:
             await self.flush()
+
+    def _tokens(self) -> int:
+        return self.chars // 3 + 1 if self.chars else 0
 
     async def note(self, text: str, **data: Any) -> None:
         await self.flush()
@@ -100,7 +111,7 @@ class _LogChunker:
     async def _publish(self, text: str, note: bool = False, **extra: Any) -> None:
         data = {
             "source": "llm", "role": self.site.role, "step": self.site.step, "attempt": self.attempt, "text": text,
-            "tokens_so_far": estimate_tokens("x" * self.chars) if self.chars else 0, **extra,
+            "tokens_so_far": self._tokens(), **extra,
         }
         if note:
             data["note"] = True
@@ -229,7 +240,7 @@ class LLMService:
         )
         limit_s = site.meta.get("step_timeout_s") or cfg.step_timeout_s or STEP_TIMEOUT_S
         started = time.perf_counter()
-        state = _State()
+        state = _State(show_text=stream is True)
         try:
             with anyio.fail_after(limit_s):
                 return await self._attempts(cfg, req, spec, site, answer_type, settings, state, started)
@@ -263,7 +274,7 @@ class LLMService:
                 )
             sent = req if res.max_tokens >= req.max_tokens else msgspec.structs.replace(req, max_tokens=res.max_tokens)
             try:
-                completion, usage, latency_ms = await self._complete(cfg, sent, spec, site, attempt, res)
+                completion, usage, latency_ms = await self._complete(cfg, sent, spec, site, attempt, res, state.show_text)
             except ProviderFailure as exc:
                 if exc.kind == "structured_rejected" and cfg.kind == "openai":
                     lower = _lower_mode(req.structured)
@@ -369,6 +380,7 @@ class LLMService:
 
     async def _complete(
         self, cfg: ProviderConfig, req: CompletionRequest, spec: ModelSpec, site: CallSite, attempt: int, res: Reservation,
+        show_text: bool = False,
     ) -> tuple[Completion, Usage, float]:
         """One answer (transport retries included) and its usage; a failed or cancelled
         exchange is recorded (with the tokens seen, where known) and raised."""
@@ -376,7 +388,7 @@ class LLMService:
         if cfg.kind == "replay":
             rec = await self.replayer.next(site, attempt)
             return Completion(text=rec.response or "", model=rec.model), Usage(), round((time.perf_counter() - t0) * 1000, 3)
-        chunker = _LogChunker(self.bus, site, attempt, publish_text=req.stream)
+        chunker = _LogChunker(self.bus, site, attempt, publish_text=show_text)
         progress = Progress()
         tries = self.policy.max_retries + 1
 
@@ -424,7 +436,7 @@ class LLMService:
         if not progress.chars_out and not progress.tokens_out:
             return Usage()
         tin = progress.tokens_in or _prompt_tokens(req)
-        tout = progress.tokens_out or estimate_tokens("x" * progress.chars_out)
+        tout = progress.tokens_out or progress.chars_out // 3 + 1
         return Usage(tin, tout, cost_usd(spec, tin, tout))
 
     async def _record(
@@ -519,9 +531,11 @@ class LLMService:
 class _State:
     """What ``ask`` knows across attempts (also when the step's time runs out)."""
 
-    def __init__(self) -> None:
+    def __init__(self, show_text: bool = False) -> None:
         self.attempt = 0
         self.last_error = ""
+        #: the caller asked for streaming: publish the text itself, not only progress
+        self.show_text = show_text
 
 
 def _lower_mode(mode: str) -> str | None:
