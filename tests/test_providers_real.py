@@ -425,6 +425,18 @@ async def test_a_cancelled_stream_records_its_tokens(tmp_path, fake):
     assert progress and progress == sorted(progress) and progress[-1] > 0
 
 
+async def test_the_tokens_of_a_try_cut_midway_are_counted_too(tmp_path, fake):
+    long = {**GOOD, "steps": ["s" * 50] * 60}
+    async with harness(tmp_path) as h:
+        await add(h, fake, "anthropic")
+        fake.push(Reply.json(long, cut_after=2400, usage=(100, 50)), Reply.json(GOOD, usage=(100, 50)))
+        ans = await h.llm.ask(CallSite(task_id="t1"), MSGS, Plan, provider="anthropic")
+        rows = await h.rows("SELECT tokens_in, tokens_out FROM llm_calls")
+    # the first try streamed ~2400 characters before the connection broke: about 800 tokens spent
+    assert len(fake.requests) == 2 and rows == [(ans.usage.tokens_in, ans.usage.tokens_out)]
+    assert ans.usage.tokens_in == 200 and ans.usage.tokens_out >= 50 + 700
+
+
 async def test_calls_stream_by_default_without_flooding_the_log(tmp_path, fake):
     async with harness(tmp_path) as h:
         await add(h, fake, "gemini")

@@ -405,16 +405,16 @@ class LLMService:
                     on_text=chunker.add, on_retry=on_retry, progress=progress,
                 )
             await chunker.flush()
-            usage = self._usage(spec, completion)
+            usage = self._usage(spec, completion) + self._partial(spec, req, progress, current=False)
             self.budgets.settle(res, usage.tokens_in, usage.tokens_out, usage.cost_usd)
             return completion, usage, round((time.perf_counter() - t0) * 1000, 3)
         except ProviderFailure as exc:
             failed = redact(f"provider {cfg.name!r} ({cfg.kind}, model {req.model}): {exc.message}")
-            partial = self._partial(spec, req, progress)
+            partial = self._partial(spec, req, progress, current=True)
             raise
         except anyio.get_cancelled_exc_class():
             failed = "cancelled"
-            partial = self._partial(spec, req, progress)
+            partial = self._partial(spec, req, progress, current=True)
             raise
         finally:
             if failed is not None:
@@ -430,13 +430,15 @@ class LLMService:
         )
 
     @staticmethod
-    def _partial(spec: ModelSpec, req: CompletionRequest, progress: Progress) -> Usage:
-        """The tokens of an exchange that did not finish: what the stream reported or
-        showed; nothing when no answer had begun (then they are not known)."""
-        if not progress.chars_out and not progress.tokens_out:
-            return Usage()
-        tin = progress.tokens_in or _prompt_tokens(req)
-        tout = progress.tokens_out or progress.chars_out // 3 + 1
+    def _partial(spec: ModelSpec, req: CompletionRequest, progress: Progress, *, current: bool) -> Usage:
+        """The tokens of tries that did not finish (and of the current one, if ``current``):
+        what the stream reported or showed; nothing for a try whose answer had not begun
+        (then they are not known)."""
+        tries = [*progress.abandoned]
+        if current and (progress.chars_out or progress.tokens_out):
+            tries.append((progress.tokens_in, progress.tokens_out, progress.chars_out))
+        tin = sum(t_in or _prompt_tokens(req) for t_in, _, _ in tries)
+        tout = sum(max(t_out, chars // 3 + 1 if chars else 0) for _, t_out, chars in tries)
         return Usage(tin, tout, cost_usd(spec, tin, tout))
 
     async def _record(

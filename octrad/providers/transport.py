@@ -76,8 +76,12 @@ class Progress:
         self.chars_out = 0
         self.tokens_in = 0
         self.tokens_out = 0
+        #: (tokens_in, tokens_out, chars_out) of earlier tries that broke off after the answer began
+        self.abandoned: list[tuple[int, int, int]] = []
 
     def reset(self) -> None:
+        if self.chars_out or self.tokens_out:
+            self.abandoned.append((self.tokens_in, self.tokens_out, self.chars_out))
         self.chars_out = self.tokens_in = self.tokens_out = 0
 
 
@@ -394,7 +398,7 @@ def _check(resp: httpx.Response, body: bytes) -> None:
     if status < 400:
         return
     detail = error_detail(body)
-    if _OVERFLOW.search(detail):
+    if status != 429 and _OVERFLOW.search(detail):  # a rate limit on tokens per minute is not an overflow
         raise ProviderFailure(f"HTTP {status}: {detail}", status=status, kind="context_overflow")
     retryable = status in RETRY_STATUS or status >= 500
     should = resp.headers.get("x-should-retry", "").strip().lower()
