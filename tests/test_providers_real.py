@@ -497,6 +497,23 @@ async def test_a_lone_surrogate_is_an_invalid_answer_retried_and_stored_safely(t
     assert storable("a\ud800b") == "a\\ud800b"
 
 
+async def test_a_hostile_answer_nested_too_deeply_is_an_invalid_answer(tmp_path, fake):
+    async with harness(tmp_path) as h:
+        await add(h, fake, "ollama")
+        fake.push(Reply.of_text('{"title": ' + "[" * 300000 + "]" * 300000 + "}"), Reply.json(GOOD))
+        ans = await h.llm.ask(CallSite(task_id="t1"), MSGS, Plan, provider="ollama", stream=False)
+        [first, _] = await h.rows("SELECT error FROM llm_calls ORDER BY id")
+    assert ans.attempts == 2 and "nested too deeply" in first[0]
+
+
+async def test_a_hostile_server_nesting_its_envelope_too_deeply_is_retried(tmp_path, fake):
+    async with harness(tmp_path) as h:
+        await add(h, fake, "ollama")
+        fake.push(Reply(raw=b'{"message": ' + b"[" * 300000 + b"]" * 300000 + b"}"), Reply.json(GOOD))
+        ans = await h.llm.ask(CallSite(), MSGS, Plan, provider="ollama", stream=False)
+    assert ans.value.title == "todo app" and len(fake.requests) == 2
+
+
 # -- prompt caching ---------------------------------------------------------------------------------
 async def test_anthropic_gets_cache_breakpoints_where_the_shared_prefix_ends(tmp_path, fake):
     msgs = [Message("system", "rules", cache=True), Message("user", "task and plan", cache=True), Message("user", "files")]

@@ -52,6 +52,8 @@ def _whole_object(chunk: str) -> tuple[Any, str | None]:
     """(the object ``chunk`` is, None) or (None, why not)."""
     try:
         value = msgspec.json.decode(chunk)
+    except RecursionError:
+        return None, "the JSON is nested too deeply"
     except msgspec.DecodeError as exc:
         # msgspec refuses a lone surrogate escape with a misleading message; name it
         try:

@@ -190,7 +190,7 @@ class ClientPool:
 def _error_obj(body: bytes) -> Any:
     try:
         data = msgspec.json.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
     if isinstance(data, list) and data and isinstance(data[0], dict):
         data = data[0]
@@ -311,6 +311,8 @@ async def exchange(
             failure = ProviderFailure(f"HTTP failure: {type(exc).__name__}: {exc}", retryable=False)
         except ProviderFailure as exc:
             failure = exc
+        except RecursionError:
+            failure = ProviderFailure("the provider's answer is JSON nested too deeply to read", retryable=True)
         if not failure.retryable or retry >= policy.max_retries:
             if retry:
                 failure.message += f" (after {retry + 1} tries)"

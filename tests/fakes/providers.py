@@ -94,6 +94,8 @@ class Reply:
     retry_delay: str | None = None
     #: prompt tokens read from / written to the cache
     cached: tuple[int, int] = (0, 0)
+    #: send these bytes as the whole (non-streamed) body instead of a well-formed answer
+    raw: bytes | None = None
 
     @classmethod
     def json(cls, value: Any, **kw: Any) -> "Reply":
@@ -319,6 +321,8 @@ class _Handler(Handler):
                         {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": reply.retry_delay},
                     ]
                 self._send_json(reply.status, err, headers)
+            elif reply.raw is not None:
+                self._send_bytes(reply.raw)
             elif req.stream:
                 self._stream(kind, req, reply)
             else:
@@ -340,6 +344,13 @@ class _Handler(Handler):
             self.wfile.write(data[: len(data) // 2])
             self._drop()
             return
+        self.wfile.write(data)
+
+    def _send_bytes(self, data: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
         self.wfile.write(data)
 
     def _drop(self) -> None:
