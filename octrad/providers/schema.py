@@ -251,7 +251,9 @@ def _gemini(node: Any) -> Any:
         elif key in ("items",):
             out[key] = _gemini(value)
         elif key == "enum":
-            out[key] = [str(v) for v in value]
+            if None in value:
+                out["nullable"] = True
+            out[key] = [str(v) for v in value if v is not None]
         else:
             out[key] = value
     if t is not None:
