@@ -23,7 +23,6 @@ decoded: a bound dropped from the wire is never dropped from validation.
 
 from __future__ import annotations
 
-import copy
 from functools import lru_cache
 from typing import Any
 
@@ -35,8 +34,6 @@ _GEMINI_KEYS = {
     "items", "minItems", "maxItems", "minimum", "maximum", "anyOf", "propertyOrdering",
     "minLength", "maxLength", "pattern", "title",
 }
-#: keywords OpenAI strict mode refuses
-_OPENAI_DROP = {"default", "examples"}
 
 
 class SchemaError(ValueError):

@@ -65,10 +65,6 @@ PROGRESS_SECONDS = 2.0
 NUM_CTX_STEP = 2048
 
 
-class _Grow(Exception):
-    """Internal: the answer was cut at the output limit."""
-
-
 class _LogChunker:
     """Streamed text to ``agent.log`` events, each saying how many tokens the answer
     has so far: with ``publish_text`` a few sizeable pieces of the text (never one per
