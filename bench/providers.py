@@ -71,7 +71,7 @@ async def main(calls: int, kind: str, stream: bool) -> None:
             await llm.start()
             cfg = await llm.registry.set("bench", kind, "gpt-4o-mini", fake.base_url(kind), "sk-bench-key-000000")
             name, schema = answer_schema(WorkerAnswer)
-            req = CompletionRequest(messages=MESSAGES, schema=schema, schema_name=name, model=cfg.model, temperature=0.2, stream=stream)
+            req = CompletionRequest(messages=MESSAGES, schema=schema, schema_name=name, model=cfg.model, temperature=0.2, max_tokens=1024, stream=stream)
             http = ADAPTERS[kind].build(cfg, req)
             now = time.time()
             await db.execute("INSERT INTO projects(id, name, path, created_at, updated_at) VALUES ('p','p','/tmp/p',?,?)", (now, now))

@@ -314,9 +314,10 @@ async def test_providers_add_then_test_then_remove(daemon, fake):
             await type_text(pilot, value)
         await pilot.click("#ok")
         await until(pilot, lambda: app.screen.query("#table") and app.screen.query_one("#table", DataTable).row_count == 1)
-        fake.push(Reply.json({"answer": "pong"}))
+        # providers.test asks for a real Plan, the way a task's first call does
+        fake.push(Reply.json({"tech_stack": "python", "managers": [{"role": "backend", "description": "d"}]}))
         await pilot.press("t")
-        await until(pilot, lambda: "answered 'pong'" in str(app.screen.query_one("#detail").content), 20)
+        await until(pilot, lambda: "answered \"a valid Plan: 1 manager(s)" in str(app.screen.query_one("#detail").content), 20)
         assert fake.requests[-1].headers.get("authorization") == f"Bearer {KEY}"
         # a failing test call shows the provider's error in place
         fake.push(Reply.error(401, "bad key"))

@@ -22,6 +22,7 @@ from octra_protocol.errors import RpcError
 from .. import redact, secretenv
 from ..secretstore import SecretError, SecretStore, provider_key
 from ..store import Database
+from .models import DEFAULT_MODELS, OVERRIDABLE, STRUCTURED_MODES, check_override
 from .types import KINDS, PSEUDO, ProviderConfig
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
@@ -39,15 +40,16 @@ class EnvProvider(msgspec.Struct, frozen=True):
 
 #: the conventional variables, in the order they are preferred as default
 ENV_PROVIDERS = (
-    EnvProvider("openai", "openai", "OPENAI_API_KEY", "OPENAI_BASE_URL", None, "gpt-4o-mini"),
-    EnvProvider("anthropic", "anthropic", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", None, "claude-3-5-haiku-latest"),
-    EnvProvider("gemini", "gemini", "GEMINI_API_KEY", None, None, "gemini-2.0-flash"),
-    # DeepSeek speaks the OpenAI format but only JSON mode, not json_schema
-    EnvProvider("deepseek", "openai", "DEEPSEEK_API_KEY", None, "https://api.deepseek.com", "deepseek-chat", "json_object"),
-    EnvProvider("ollama", "ollama", None, "OLLAMA_HOST", None, "llama3.1"),
+    EnvProvider("openai", "openai", "OPENAI_API_KEY", "OPENAI_BASE_URL", None, DEFAULT_MODELS["openai"]),
+    EnvProvider("anthropic", "anthropic", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", None, DEFAULT_MODELS["anthropic"]),
+    EnvProvider("gemini", "gemini", "GEMINI_API_KEY", None, None, DEFAULT_MODELS["gemini"]),
+    # DeepSeek speaks the OpenAI format but only JSON mode (the model table says so)
+    EnvProvider("deepseek", "openai", "DEEPSEEK_API_KEY", None, "https://api.deepseek.com", DEFAULT_MODELS["deepseek"]),
+    EnvProvider("ollama", "ollama", None, "OLLAMA_HOST", None, DEFAULT_MODELS["ollama"]),
 )
 
-#: what a config.toml [providers.NAME] table may hold
+#: what a config.toml [providers.NAME] table may hold, besides the model-table
+#: overrides (models.OVERRIDABLE, flat or per model in a ``models`` table)
 class FileProvider(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     kind: str
     model: str
@@ -57,8 +59,20 @@ class FileProvider(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     api_key_env: str | None = None
     timeout_s: float | None = None
     structured: str | None = None
-    price_in: float | None = None
-    price_out: float | None = None
+    step_timeout_s: float | None = None
+    max_answer_bytes: int | None = None
+
+
+def _split_overrides(name: str, table: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, Any]]]:
+    """(the provider's own keys, its overrides for all models, per model prefix); ValueError names a bad key."""
+    table = dict(table)
+    flat = {k: table.pop(k) for k in OVERRIDABLE if k in table and k != "structured"}
+    models = table.pop("models", {})
+    if not isinstance(models, dict) or not all(isinstance(v, dict) for v in models.values()):
+        raise ValueError(f"config.toml [providers.{name}] models must be a table of tables, one per model prefix")
+    check_override(f"config.toml [providers.{name}]", flat)
+    per = {prefix: check_override(f'config.toml [providers.{name}.models."{prefix}"]', t) for prefix, t in models.items()}
+    return table, flat, per
 
 
 def _env(name: str | None) -> str | None:
@@ -81,8 +95,8 @@ def check_fields(name: str, kind: str, base_url: str | None, model: str, timeout
         raise RpcError.of("invalid_params", "model must not be empty")
     if timeout_s is not None and not (0 < timeout_s <= 3600):
         raise RpcError.of("invalid_params", f"timeout_s must be between 0 and 3600, not {timeout_s}")
-    if structured is not None and (kind != "openai" or structured not in ("json_schema", "json_object", "none")):
-        raise RpcError.of("invalid_params", "structured is for the openai kind only: json_schema, json_object or none")
+    if structured is not None and (kind != "openai" or structured not in STRUCTURED_MODES):
+        raise RpcError.of("invalid_params", f"structured is for the openai kind only: {', '.join(STRUCTURED_MODES)}")
 
 
 class Registry:
@@ -100,8 +114,16 @@ class Registry:
         self._configured_default = default_name
         for name, table in file_providers.items():
             try:
-                fp = msgspec.convert(table, FileProvider)
+                own, overrides, per_model = _split_overrides(name, table)
+                fp = msgspec.convert(own, FileProvider)
                 check_fields(name, fp.kind, fp.base_url, fp.model, fp.timeout_s, fp.structured)
+                if fp.step_timeout_s is not None and fp.step_timeout_s <= 0:
+                    raise ValueError("step_timeout_s must be > 0")
+                if fp.max_answer_bytes is not None and fp.max_answer_bytes < 1024:
+                    raise ValueError("max_answer_bytes must be at least 1024")
+            except ValueError as exc:
+                self.file_errors[name] = str(exc) if str(exc).startswith("config.toml") else f"config.toml [providers.{name}]: {exc}"
+                continue
             except (msgspec.ValidationError, RpcError) as exc:
                 self.file_errors[name] = f"config.toml [providers.{name}]: {exc}"
                 continue
@@ -110,7 +132,8 @@ class Registry:
                 self._file_key_env[name] = fp.api_key_env
             self._file[name] = ProviderConfig(
                 name=name, kind=fp.kind, model=fp.model, base_url=fp.base_url, api_key=fp.api_key, source="config",
-                timeout_s=fp.timeout_s, structured=fp.structured, price_in=fp.price_in, price_out=fp.price_out,
+                timeout_s=fp.timeout_s, structured=fp.structured, overrides=overrides, models=per_model,
+                step_timeout_s=fp.step_timeout_s, max_answer_bytes=fp.max_answer_bytes,
             )
 
     async def load(self) -> None:
@@ -158,7 +181,7 @@ class Registry:
             redact.register(key)
             out[ep.name] = ProviderConfig(
                 name=ep.name, kind=ep.kind, model=ep.model, base_url=base or ep.base_url, api_key=key,
-                source="env", structured=ep.structured,
+                source="env",
             )
         return out
 
