@@ -37,17 +37,18 @@ def data_dir() -> Path:
     return Path(platformdirs.user_data_dir("octra"))
 
 
-def git_root() -> Path:
-    return data_dir() / "git"
+def git_root(data: str | Path | None = None) -> Path:
+    return Path(data or data_dir()) / "git"
 
 
-def git_dir(folder: str | Path) -> Path:
-    """The git directory of the work tree ``folder``: named for the folder and
-    its absolute path (two folders of one name never share one)."""
+def git_dir(folder: str | Path, data: str | Path | None = None) -> Path:
+    """The git directory of the work tree ``folder`` (in ``data``, default the data
+    folder): named for the folder and its absolute path (two folders of one name
+    never share one)."""
     path = os.path.abspath(folder)
     digest = hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()[:12]
     name = "".join(c if c.isalnum() or c in "-_." else "-" for c in os.path.basename(path))[:80].strip(".") or "project"
-    return git_root() / f"{name}-{digest}.git"
+    return git_root(data) / f"{name}-{digest}.git"
 
 
 def flake_dir(key: str) -> Path:

@@ -258,7 +258,7 @@ class GitHubService:
             snap_task = await self.latest_issue_snapshot(ref.url, run.task_id)
             snaps = getattr(self.d, "snapshots", None)
             if snap_task is not None and snaps is not None:
-                await snaps.restore(snap_task, str(folder))
+                await snaps.restore(snap_task, str(folder), adopt_git=True)
                 await run.log(None, f"restored the issue's work from the snapshot of task {snap_task}")
             else:
                 folder.parent.mkdir(parents=True, exist_ok=True)

@@ -252,7 +252,7 @@ class TaskRun:
         out = {
             "command": command, "exit_code": res.exit_code, "timed_out": res.timed_out,
             "duration_s": round(res.duration_s, 3), "output_tail": res.output_tail[-4000:],
-            "sandbox": res.sandbox, "nix": res.nix_used,
+            "sandbox": res.sandbox, "nix": res.nix_used, "notes": res.notes,
         }
         await self.d.bus.publish("command.finished", out, task_id=self.task_id, agent_id=agent_id)
         return out

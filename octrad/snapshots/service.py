@@ -245,7 +245,7 @@ class SnapshotService:
         latest = await self.latest_for_project(project_id)
         if latest is None:
             return None
-        await self.restore(latest["task_id"], target)
+        await self.restore(latest["task_id"], target, adopt_git=True)
         return latest
 
     async def list_for_project(self, project_id: str) -> list[dict]:
