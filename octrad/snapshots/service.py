@@ -280,7 +280,11 @@ class SnapshotService:
             raise RpcError.of(
                 "conflict", f"{target} exists and is not an empty folder; restore elsewhere or remove it first", path=str(target)
             )
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RpcError.of("snapshot_error", f"cannot restore to {target}: {exc.strerror}: {exc.filename}",
+                              path=str(target)) from None
         temp = target.parent / f".{target.name}.restoring-{secrets.token_hex(4)}"
         valid: list[bool] = []
         failed: list[BaseException] = []
@@ -402,19 +406,20 @@ def _row(r) -> dict:
 
 def _unlinked(path: Path, check: bool = True) -> Path:
     """``path`` (absolute, normalised) with every symlink among its existing parts
-    resolved; one that anyone but root owns (a command, a model or the user may
-    have made it) is refused when ``check``, naming it.  The destination itself
-    must not be a symlink at all."""
+    resolved.  When ``check``, a symlink is refused, naming it, unless root owns it
+    and the daemon is not root (then neither a command, a model nor another local
+    user can have made it: a system link such as ``/var/run``); the destination
+    itself must not be a symlink at all."""
     parts = path.parts
     real = Path(parts[0])
     for i, name in enumerate(parts[1:], start=1):
         nxt = real / name
         try:
             st = os.lstat(nxt)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # the rest is made (or fails) later
             return real.joinpath(*parts[i:])
         if stat.S_ISLNK(st.st_mode):
-            if check and (i == len(parts) - 1 or st.st_uid != 0):
+            if check and (i == len(parts) - 1 or st.st_uid != 0 or os.getuid() == 0):
                 raise RpcError.of(
                     "forbidden",
                     f"refusing to restore to {path}: {nxt} is a symlink (to {os.readlink(nxt)}); "
