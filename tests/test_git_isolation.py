@@ -121,6 +121,7 @@ async def test_a_symlink_into_git_does_not_reach_octras_git(daemon, fake, mark, 
                 "explanation": "configure git"}
 
     task, evs = await run(daemon, fake, one_worker(work, fix))
+    assert not marker.exists(), "Octra's git ran the model's filter, hook or fsmonitor"
     assert task["status"] == "done", task["error"]
     cmds = [e.data for e in evs if e.kind == "command.finished" and e.data["command"] == command]
     assert cmds[0]["exit_code"] != 0 and cmds[-1]["exit_code"] == 0, cmds
@@ -153,20 +154,16 @@ async def test_a_commands_own_git_is_neither_obeyed_nor_committed_nor_snapshotte
             " && git add -A && git -c user.name=cmd -c user.email=cmd@x commit -qm 'the command commit'"
             " && mkdir -p ../.GIT && echo x > ../.GIT/config").replace("{m}", str(marker))
 
-    def work(ask, n):
-        if ask.worker == "init":
-            return files(commands=[evil])  # commands first, no file: Octra has no repository yet
-        return files(("app.py", "print('hi')\n"))
-
-    script = one_worker(work)
-    script.handlers["staff"] = lambda a, n: staff(("init", "sets up", []), ("dev", "writes the code", ["app.py"]))
+    # the only worker's first answer: commands and no file, so Octra has no repository yet
+    script = one_worker(lambda a, n: files(commands=[evil]))
     task, evs = await run(daemon, fake, script)
+    assert not marker.exists(), "Octra's git obeyed the command's repository"
     assert task["status"] == "done", task["error"]
     (cmd,) = [e.data for e in evs if e.kind == "command.finished" and e.data["command"] == evil]
     assert cmd["exit_code"] == 0, cmd["output_tail"]
     assert not marker.exists(), "Octra's git obeyed the command's repository"
     assert not any(has_git_part(p) for p in task["files"]), task["files"]
-    assert {".gitattributes", "app.py", "sub/inner.txt", "sub/.gitignore"} <= set(task["files"])
+    assert {".gitattributes", "sub/inner.txt", "sub/.gitignore"} <= set(task["files"])
     assert "sub/build.log" not in task["files"], "the nested folder's ignore rules still apply"
 
     store = Path(task["store_path"])
@@ -222,6 +219,7 @@ async def test_a_model_written_flake_lock_is_never_evaluated(daemon, fake, mark)
                      ("evil/flake.nix", evil), commands=["true"])
 
     task, evs = await run(daemon, fake, one_worker(work))
+    assert not marker.exists(), "nix built the model's derivation outside the sandbox"
     assert task["status"] == "done", task["error"]
     (cmd,) = [e.data for e in evs if e.kind == "command.finished" and e.data["command"] == "true"]
     assert not cmd["nix"]
