@@ -80,9 +80,6 @@ def write_config(gd: Path, folder: Path | None, remotes: list[tuple[str, str, st
     for name, key, value in remotes:
         lines += [f'[remote "{name}"]', f"\t{key} = {_quote(value)}"]
     (gd / "config").write_text("\n".join(lines) + "\n")
-    info = gd / "info"
-    info.mkdir(exist_ok=True)
-    (info / "exclude").write_text("")
 
 
 def _quote(value: str) -> str:
@@ -116,6 +113,16 @@ def init(folder: Path) -> Path:
     if proc.returncode != 0:
         raise GitError(f"git init failed for {folder}: {proc.stderr.decode(errors='replace').strip()}")
     write_config(gd, folder, [])
+    return gd
+
+
+def empty_git_dir(gd: Path) -> Path:
+    """An empty git directory at ``gd`` (no commits, no index: every file is
+    untracked), to ask git what a tree's ignore rules leave."""
+    proc = subprocess.run(["git", *GIT_SAFE, "init", "-q", "--bare", str(gd)], capture_output=True, env=git_env(),
+                          check=False)
+    if proc.returncode != 0:
+        raise GitError(f"git init failed in {gd}: {proc.stderr.decode(errors='replace').strip()}")
     return gd
 
 
@@ -172,10 +179,9 @@ def export_git(folder: Path, dest: Path) -> None:
         if proc.returncode != 0:
             raise GitError(f"cannot copy the history of {folder}: {proc.stderr.decode(errors='replace').strip()}")
     (dest / "objects" / "info" / "alternates").unlink(missing_ok=True)
-    for lock in dest.rglob("*.lock"):
+    for lock in [*dest.glob("*.lock"), *(dest / "refs").rglob("*.lock")]:
         lock.unlink()
     write_config(dest, None, remotes_of(gd / "config"))
-    shutil.rmtree(dest / "info")
     if git(dest.parent, "rev-parse", "--verify", "-q", "HEAD", check=False, gd=dest).returncode == 0:
         git(dest.parent, "read-tree", "HEAD", gd=dest)
 

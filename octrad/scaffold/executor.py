@@ -370,17 +370,23 @@ def _program(command: str | Sequence[str]) -> str:
 
 def _listing(folder: Path) -> list[str]:
     """Paths relative to the project ``folder``: what ``git status --porcelain``
-    shows (changed and untracked-not-ignored files) of the project's repository
-    (in Octra's data folder, never a ``.git`` in the tree), else every file
-    outside ``.git`` folders."""
-    from ..pipeline.files import has_git_part, is_git_name
-    from ..pipeline.gitrepo import GitError, git, has_repo
+    shows (changed and untracked-not-ignored files) for the project's repository
+    in Octra's data folder (before it has one: for an empty throwaway one, so the
+    tree's ignore rules still apply), never for a ``.git`` in the tree; else every
+    file outside ``.git`` folders."""
+    import tempfile
 
+    from ..pipeline.files import has_git_part, is_git_name
+    from ..pipeline.gitrepo import GitError, empty_git_dir, git, has_repo
+
+    if not folder.is_dir():
+        return []
     proc = None
-    if has_repo(folder):
+    with tempfile.TemporaryDirectory(prefix="octra-listing-") as tmp:
         try:
+            gd = None if has_repo(folder) else empty_git_dir(Path(tmp))
             proc = git(folder, "--no-optional-locks", "status", "--porcelain", "-z", "--untracked-files=all",
-                       timeout=120)
+                       gd=gd, timeout=120)
         except GitError:
             proc = None  # a walk of the folder says it too
     if proc is not None:
