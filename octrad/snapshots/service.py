@@ -18,9 +18,10 @@ The contract (``daemon.snapshots``, created in ``octrad/api/snapshots.py``):
   be empty.  Files come back writable with their executable bits, history
   intact: restored elsewhere, a normal repository with its ``.git``; restored
   to the project's own folder (a repeat run), the ``.git`` moves to the
-  project's git directory in the data folder.  A destination reached through a
-  symlink the user may not have named (one not owned by root) is refused, kind
-  ``forbidden``, naming it.  A recorded path that is not that task's snapshot (outside the store,
+  project's git directory in the data folder.  A destination other than the
+  project's folder reached through a symlink that a command, a model or another
+  local user could have made (any not owned by root, or any when the daemon runs
+  as root) is refused, kind ``forbidden``, naming it.  A recorded path that is not that task's snapshot (outside the store,
   a symlink, another store path, a path without our GC root) is refused with
   kind ``forbidden``.
 - Leftovers of a daemon killed mid-snapshot (staging and trash folders under
@@ -256,9 +257,10 @@ class SnapshotService:
 
     # -- restore -------------------------------------------------------------
     async def restore(self, task_id: str, dest: str | Path | None = None, *, adopt_git: bool | None = None) -> str:
-        """Copy the task's snapshot to ``dest``; the path restored to.  ``adopt_git``:
-        move the restored ``.git`` to the git directory in the data folder (default:
-        when ``dest`` is the project's own folder)."""
+        """Copy the task's snapshot to ``dest``; the path restored to.  ``adopt_git``
+        (given by Octra's own callers, which restore to folders of Octra's): whether the
+        restored ``.git`` moves to the git directory in the data folder; by default
+        (a user's restore) it does when ``dest`` is the project's own folder."""
         row = await self.db.fetchone(
             "SELECT * FROM snapshots WHERE task_id = ? ORDER BY created_at DESC, id DESC LIMIT 1", (task_id,)
         )
@@ -273,9 +275,12 @@ class SnapshotService:
             dest = project["path"]
         if not os.path.isabs(dest):
             raise RpcError.of("invalid_params", f"destination must be an absolute path, not {str(dest)!r}")
-        target = _unlinked(Path(os.path.normpath(dest)))
+        own = project is not None and os.path.normpath(dest) == os.path.normpath(project["path"])
+        # the project's folder, and the folders Octra restores into itself, are under the data
+        # folder the user configured; any other destination is checked for symlinks
+        target = _unlinked(Path(os.path.normpath(dest)), check=adopt_git is None and not own)
         if adopt_git is None:
-            adopt_git = project is not None and target == _unlinked(Path(os.path.normpath(project["path"])), check=False)
+            adopt_git = own
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
             raise RpcError.of(
                 "conflict", f"{target} exists and is not an empty folder; restore elsewhere or remove it first", path=str(target)
