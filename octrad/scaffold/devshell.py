@@ -68,9 +68,9 @@ def octra_flake(text: str) -> Path:
     folder ``nix develop`` is given, where nix also keeps the lock it makes."""
     folder = statedirs.flake_dir(hashlib.sha256(text.encode()).hexdigest()[:20])
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    nix = folder / "flake.nix"
-    if not nix.is_file() or nix.read_text(encoding="utf-8") != text:
-        nix.write_text(text, encoding="utf-8")
+    path = folder / "flake.nix"
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
     return folder
 
 
@@ -84,17 +84,16 @@ async def probe(folder: Path) -> DevShell:
     if text is None:
         return DevShell(False, "flake.nix is not one Octra's flake builder wrote, and nix evaluates it outside the sandbox")
     own = octra_flake(text)
-    lock = folder / "flake.lock"
-    if lock.exists() or lock.is_symlink():
-        recorded = own / "flake.lock"
-        if lock.is_symlink() or not recorded.is_file() or lock.read_bytes() != recorded.read_bytes():
+    theirs, recorded = folder / "flake.lock", own / "flake.lock"
+    if theirs.exists() or theirs.is_symlink():
+        if theirs.is_symlink() or not recorded.is_file() or theirs.read_bytes() != recorded.read_bytes():
             return DevShell(False, "flake.lock is not the one Octra's dev shell uses, and nix would fetch and build "
                                    "what it names outside the sandbox")
     key = _key(folder)
     if key in _cache:
         return _cache[key]
-    lock_ = _locks.setdefault(key, anyio.Lock())
-    async with lock_:
+    lock = _locks.setdefault(key, anyio.Lock())
+    async with lock:
         if key not in _cache:
             _cache[key] = await _probe(own)
     return _cache[key]
