@@ -373,3 +373,32 @@ def test_a_project_of_the_older_layout_moves_its_git_once(octra_env, mark):
     finally:
         d.stop()
     assert not marker.exists()
+
+
+def test_octras_git_reads_no_config_but_its_own(tmp_path, monkeypatch, mark):
+    """The user's, the system's and the environment's git config are not read either
+    (a driver defined there would run on a model's .gitattributes); only the repository's
+    own file in the data folder and Octra's fixed options are."""
+    from octrad.pipeline import gitrepo
+
+    marker = mark / "MARKER"
+    home = tmp_path / "home"
+    (home / ".config" / "git").mkdir(parents=True)
+    (home / ".gitconfig").write_text(evil_config(marker))
+    (home / ".config" / "git" / "config").write_text(evil_config(marker))
+    (home / ".config" / "git" / "attributes").write_text("* filter=evil\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", "filter.evil.clean")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", f"touch {marker}")
+    monkeypatch.setattr(statedirs, "_data_dir", tmp_path / "data")
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "a.txt").write_text("a\n")
+    gitrepo.init(folder)
+    origins = {line.split("\t")[0] for line in gitrepo.git(folder, "config", "--list", "--show-origin").stdout.decode().splitlines()}
+    assert origins == {f"file:{gitrepo.git_dir(folder) / 'config'}", "command line:"}, origins
+    assert gitrepo.git(folder, "check-attr", "filter", "a.txt").stdout.decode() == "a.txt: filter: unspecified\n"
+    anyio.run(gitrepo.commit_all, folder, "all", "octra")
+    assert not marker.exists()
