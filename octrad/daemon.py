@@ -74,6 +74,13 @@ class Daemon:
             owned = True
         for d in (cfg.data_dir, cfg.projects_dir, cfg.gcroots_dir):
             Path(d).mkdir(parents=True, exist_ok=True, mode=0o700)
+        # projects' git directories and trusted flakes live in the data folder, out of the projects' reach
+        from . import statedirs
+        from .pipeline import gitrepo
+
+        statedirs.configure(cfg.data_dir)
+        for folder in gitrepo.migrate_old_layout(cfg.projects_dir):
+            log.info("moved the git directory of %s to %s", folder, gitrepo.git_dir(folder))
         server = Server(self, sock, owned)
         try:
             await self.db.open()

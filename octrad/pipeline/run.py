@@ -226,9 +226,13 @@ class TaskRun:
         """Commit everything as it is on disk now (after any queued commits)."""
         return await self.git().commit_all(message, author)
 
-    def record_commit(self, w: "Worker", team: "Team", paths: list[str], message: str) -> None:
-        """Queue a commit of ``w``'s current contents of ``paths`` (git runs in the background)."""
-        self.git().record({p: w.files[p].encode() for p in paths}, message, f"{w.role} ({team.brief.role})")
+    def record_commit(self, w: "Worker", team: "Team", accepted: list[tuple[str, bool]], message: str) -> None:
+        """Queue a commit of ``w``'s current contents of the files it wrote (git runs in
+        the background; nothing is committed for what HEAD already holds).  Unchanged
+        files too: after a crash between a write and its queued commit, the replayed
+        answer finds its files already on disk, and they are still ``w``'s to commit."""
+        if accepted:
+            self.git().record({p: w.files[p].encode() for p, _ in accepted}, message, f"{w.role} ({team.brief.role})")
 
     # -- commands -----------------------------------------------------------
     async def run_command(self, agent_id: str, command: str) -> dict:
@@ -248,7 +252,7 @@ class TaskRun:
         out = {
             "command": command, "exit_code": res.exit_code, "timed_out": res.timed_out,
             "duration_s": round(res.duration_s, 3), "output_tail": res.output_tail[-4000:],
-            "sandbox": res.sandbox, "nix": res.nix_used,
+            "sandbox": res.sandbox, "nix": res.nix_used, "notes": res.notes,
         }
         await self.d.bus.publish("command.finished", out, task_id=self.task_id, agent_id=agent_id)
         return out
@@ -441,13 +445,13 @@ class TaskRun:
             peers=[p.role for p in peers] if self.opts.selector == "agent_based" else None,
         )
         out = await self.ask(w.agent_id, w.role, step, messages, WorkerOutput)
-        changed = self.take(team, w, await self.write(w.agent_id, out.files))
+        accepted = await self.write(w.agent_id, out.files)
+        changed = self.take(team, w, accepted)
         if out.commands:
             w.commands = list(out.commands)
         w.done, w.next = out.done, out.next
         await self.save_context(w.agent_id, team.agent_id, out.context)
-        if changed:
-            self.record_commit(w, team, changed, f"{team.brief.role}/{w.role}: {w.brief.description[:60]}")
+        self.record_commit(w, team, accepted, f"{team.brief.role}/{w.role}: {w.brief.description[:60]}")
         return bool(changed)
 
     def skill_text(self, w: Worker) -> str:
@@ -510,9 +514,9 @@ class TaskRun:
                 w.agent_id, w.role, f"{step}.fix{attempt}",
                 prompts.fix(w.as_dict(), command, result["exit_code"], result["output_tail"], files, self.guide), Fix,
             )
-            changed = self.take(team, w, await self.write(w.agent_id, fix.files))
-            if changed:
-                self.record_commit(w, team, changed, f"{team.brief.role}/{w.role}: fix `{command[:50]}`: {fix.explanation[:60]}")
+            accepted = await self.write(w.agent_id, fix.files)
+            self.take(team, w, accepted)
+            self.record_commit(w, team, accepted, f"{team.brief.role}/{w.role}: fix `{command[:50]}`: {fix.explanation[:60]}")
             result = await self.run_command(w.agent_id, command)
         ok = result["exit_code"] == 0
         status = "passed" if ok and not attempt else "fixed" if ok else "failed"

@@ -52,7 +52,7 @@ import anyio
 
 from ..redact import redact
 from . import devshell, sandbox
-from .environment import GIT_SAFE, child_env
+from .environment import child_env
 
 DEFAULT_OUTPUT_CAP = 64 * 1024
 #: after a timeout: SIGTERM, this long to exit, then SIGKILL
@@ -370,20 +370,26 @@ def _program(command: str | Sequence[str]) -> str:
 
 def _listing(folder: Path) -> list[str]:
     """Paths relative to the project ``folder``: what ``git status --porcelain``
-    shows (changed and untracked-not-ignored files) when it is a repository,
-    else every file outside ``.git``."""
+    shows (changed and untracked-not-ignored files) for the project's repository
+    in Octra's data folder (before it has one: for an empty throwaway one, so the
+    tree's ignore rules still apply), never for a ``.git`` in the tree; else every
+    file outside ``.git`` folders."""
+    import tempfile
+
+    from ..pipeline.files import has_git_part, is_git_name
+    from ..pipeline.gitrepo import GitError, empty_git_dir, git, has_repo
+
+    if not folder.is_dir():
+        return []
     proc = None
-    if (folder / ".git").exists():
+    with tempfile.TemporaryDirectory(prefix="octra-listing-") as tmp:
         try:
-            proc = subprocess.run(
-                ["git", "--no-optional-locks", *GIT_SAFE, "-C", str(folder), "status", "--porcelain", "-z",
-                 "--untracked-files=all"],
-                capture_output=True, env=child_env({"GIT_CEILING_DIRECTORIES": str(folder.parent)}), check=False,
-                timeout=120,
-            )
-        except subprocess.TimeoutExpired:
+            gd = None if has_repo(folder) else empty_git_dir(Path(tmp))
+            proc = git(folder, "--no-optional-locks", "status", "--porcelain", "-z", "--untracked-files=all",
+                       gd=gd, timeout=120)
+        except GitError:
             proc = None  # a walk of the folder says it too
-    if proc is not None and proc.returncode == 0:
+    if proc is not None:
         out, items = [], proc.stdout.decode("utf-8", "surrogateescape").split("\0")
         i = 0
         while i < len(items):
@@ -394,14 +400,14 @@ def _listing(folder: Path) -> list[str]:
             status, path = item[:2], item[3:]
             if "R" in status or "C" in status:
                 i += 1  # the source path of a rename follows
-            if "D" not in status:
+            if "D" not in status and not has_git_part(path):
                 out.append(path)
         return out
     files = []
     for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = [d for d in dirnames if d != ".git"]
+        dirnames[:] = [d for d in dirnames if not is_git_name(d)]
         rel = os.path.relpath(dirpath, folder)
-        files += [name if rel == "." else f"{rel}/{name}" for name in filenames]
+        files += [name if rel == "." else f"{rel}/{name}" for name in filenames if not is_git_name(name)]
     return files
 
 
