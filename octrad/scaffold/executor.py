@@ -23,15 +23,18 @@ Contract (the pipeline codes against it)::
   registered secrets are masked in it.
 - The child's environment is an allow-list (:mod:`.environment`) plus ``env``;
   never the daemon's environment wholesale.
-- Sandbox per the ``sandbox`` setting (:mod:`.sandbox`): only the project
-  folder writable; the network on only when the command needs a registry
-  (``network=True``, or by default when :func:`needs_registry` says so) and the
-  ``sandbox_network`` setting allows it.
+- Sandbox per the ``sandbox`` setting (:mod:`.sandbox`): an allow-list root
+  with only the project folder writable; no network, except for a command that
+  needs a registry (``network=True``, or by default when :func:`needs_registry`
+  says so) when the ``sandbox_network`` setting allows it: then a fenced
+  user-mode network (pasta or slirp4netns) with no route to the host's
+  loopback or local addresses, never the host's own network.  ``network`` in
+  the result says which ("pasta", "slirp4netns", "none"; "host" unsandboxed).
 - ``new_files``: paths (relative to the project folder) that ``git status
   --porcelain`` shows after the command and not before; without a repository in
   the project folder, a walk of it (``.git`` aside).
 - ``executor_for(daemon, publish=...)`` builds one with the daemon's settings
-  and the folders to hide (data, config, logs, home).
+  and what no sandbox bind may reach (data, config, logs, socket).
 - ``missing_tool``: the program that was not found (exit 127), so the worker
   can fall back to writing the files itself and say so; ``missing_program(command)``
   answers the same before running anything.
@@ -97,6 +100,8 @@ class CommandResult:
     missing_tool: str | None = None
     #: the whole output's size (the tail is at most the cap)
     output_bytes: int = 0
+    #: the command's network: "pasta" / "slirp4netns" (fenced), "none", or "host" (unsandboxed)
+    network: str = "none"
 
     @property
     def ok(self) -> bool:
@@ -149,9 +154,11 @@ class Executor:
         output_cap: int = DEFAULT_OUTPUT_CAP,
     ):
         """``settings``: the daemon's settings (``sandbox``, ``sandbox_network``,
-        ``command_timeout_s``); ``hide``: folders and files the sandbox covers
-        up (Octra's data, config and logs, the user's home; by default the
-        folder holding the projects folder, i.e. Octra's data, and the home);
+        ``command_timeout_s``); ``hide``: folders and files no sandbox bind may
+        be, hold or lie in, even for a toolchain on ``PATH`` (Octra's data,
+        config, logs and socket; by default the folder holding the projects
+        folder, i.e. Octra's data); the sandbox is an allow-list, so they and
+        the user's home are not there in the first place;
         ``publish(kind, data)``: where ``command.started`` /
         ``command.finished`` events go."""
         self.settings = settings
@@ -215,12 +222,15 @@ class Executor:
             notes.append(why)
         wanted_net = needs_registry(command) if network is None else bool(network)
         net = wanted_net and bool(self.settings.sandbox_network)
+        fence = None
+        net_kind = "host"
         if use_bwrap:
             if wanted_net and not net:
                 notes.append("the network is off for this command (setting sandbox_network = false)")
-            # other projects are hidden too: a command sees and writes only its own
-            wrapped = sandbox.wrap(argv, project=project, cwd=folder, network=net, hide=[self.projects_dir, *self.hide], env=child)
-            argv, child = wrapped.argv, wrapped.env
+            # other projects are out of reach too: a command sees and writes only its own
+            wrapped = sandbox.wrap(argv, project=project, cwd=folder, network=net, deny=[self.projects_dir, *self.hide], env=child)
+            argv, child, fence, net_kind = wrapped.argv, wrapped.env, wrapped.fence, wrapped.network
+            notes += wrapped.notes
 
         nix_used = False
         if use_nix is not False:
@@ -234,13 +244,19 @@ class Executor:
         if self.publish is not None:
             await self.publish(
                 "command.started",
-                {"command": text, "cwd": str(folder), "sandbox": "bwrap" if use_bwrap else "none", "nix": nix_used, "network": net if use_bwrap else True},
+                {"command": text, "cwd": str(folder), "sandbox": "bwrap" if use_bwrap else "none", "nix": nix_used, "network": net_kind},
             )
         started = time.monotonic()
         try:
-            exit_code, timed_out, tail, total = await self._spawn(argv, folder, child, timeout)
+            exit_code, timed_out, tail, total, net_failed = await self._spawn(argv, folder, child, timeout, fence)
         except FileNotFoundError as exc:
-            exit_code, timed_out, tail, total = 127, False, f"{exc.strerror}: {exc.filename}\n".encode(), 0
+            exit_code, timed_out, tail, total, net_failed = 127, False, f"{exc.strerror}: {exc.filename}\n".encode(), 0, None
+        finally:
+            if fence is not None:
+                fence.close()
+        if net_failed:
+            net_kind = "none"
+            notes.append(f"this command needs a package registry but ran with no network: {net_failed}")
         duration = round(time.monotonic() - started, 3)
         after = await anyio.to_thread.run_sync(_listing, project)
         new_files = sorted(set(after) - set(before))
@@ -258,21 +274,26 @@ class Executor:
         result = CommandResult(
             command=text, exit_code=exit_code, output_tail=output, timed_out=timed_out, duration_s=duration,
             sandbox="bwrap" if use_bwrap else "none", nix_used=nix_used, new_files=new_files, notes=notes,
-            missing_tool=missing, output_bytes=total,
+            missing_tool=missing, output_bytes=total, network=net_kind,
         )
         if self.publish is not None:
             await self.publish(
                 "command.finished",
                 {
                     "command": text, "exit_code": exit_code, "timed_out": timed_out, "duration_s": duration,
-                    "new_files": new_files[:200], "notes": notes, "output_tail": output[-4000:],
+                    "new_files": new_files[:200], "notes": notes, "output_tail": output[-4000:], "network": net_kind,
                 },
             )
         return result
 
-    async def _spawn(self, argv: list[str], cwd: Path, env: dict, timeout: float) -> tuple[int, bool, bytes, int]:
-        """Run to completion or timeout; (exit code, timed out, output tail, output size).
+    async def _spawn(
+        self, argv: list[str], cwd: Path, env: dict, timeout: float, fence: "sandbox.NetFence | None" = None
+    ) -> tuple[int, bool, bytes, int, str | None]:
+        """Run to completion or timeout; (exit code, timed out, output tail,
+        output size, why the fenced network could not be attached).
 
+        With a ``fence``, bubblewrap waits after making its namespaces until the
+        user-mode network is attached (or has failed: then it runs without).
         When the command itself has exited, what it left running in the
         background gets a second to finish writing, then its group is killed."""
         cap = self.output_cap
@@ -281,8 +302,12 @@ class Executor:
         timed_out = False
         proc = await anyio.open_process(
             argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True, pass_fds=fence.pass_fds if fence else (),
         )
+        net_failed = None
+        if fence is not None:
+            fence.started()
+            net_failed = await anyio.to_thread.run_sync(fence.attach)
 
         reader_done = anyio.Event()
 
@@ -317,7 +342,8 @@ class Executor:
                 if proc.returncode is None:
                     await _kill_group(proc)
                 await proc.aclose()
-        return proc.returncode if proc.returncode is not None else -signal.SIGKILL, timed_out, bytes(buf), total
+        code = proc.returncode if proc.returncode is not None else -signal.SIGKILL
+        return code, timed_out, bytes(buf), total, net_failed
 
 
 async def _kill_group(proc) -> None:
@@ -407,8 +433,11 @@ def _listing(folder: Path) -> list[str]:
 
 async def executor_for(daemon: Any, *, publish: Publish | None = None, output_cap: int = DEFAULT_OUTPUT_CAP) -> Executor:
     """An executor with the daemon's current settings, its projects folder, and
-    what a sandboxed command must not see: Octra's data (the database holds
-    provider keys), config file and logs, and the user's home."""
+    what a sandboxed command must never reach, even through a toolchain folder
+    that lies near it: Octra's data (the database holds provider keys), config
+    file, logs and socket, and the runtime folder."""
     cfg = daemon.config
-    hide = [Path(cfg.data_dir), Path(cfg.config_file), Path(cfg.log_dir), Path.home()]
+    hide = [Path(cfg.data_dir), Path(cfg.config_file), Path(cfg.log_dir), Path(cfg.socket), Path.home()]
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        hide.append(Path(os.environ["XDG_RUNTIME_DIR"]))
     return Executor(await daemon.settings.get(), projects_dir=cfg.projects_dir, hide=hide, publish=publish, output_cap=output_cap)
