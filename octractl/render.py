@@ -29,6 +29,10 @@ def status(st: dict[str, Any]) -> str:
         f"tasks     {st.get('tasks_running', 0)} running",
         f"nix       {'available' if st.get('nix_available') else 'not installed (snapshots unavailable)'}",
     ]
+    sb = st.get("sandbox")
+    if sb:
+        lines.append(f"sandbox   {sb.get('detail')}")
+        lines.append(f"network   {sb.get('network_detail') or sb.get('network')}")
     return "\n".join(lines)
 
 

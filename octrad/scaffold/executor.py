@@ -43,6 +43,7 @@ Contract (the pipeline codes against it)::
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -62,9 +63,10 @@ DEFAULT_OUTPUT_CAP = 64 * 1024
 KILL_GRACE_S = 2.0
 #: tools whose sub-commands (listed) fetch from a package registry
 _REGISTRY_USE: dict[str, set[str] | None] = {
-    "npm": {"install", "i", "ci", "add", "update", "create", "exec", "x"},
+    "npm": {"install", "i", "ci", "add", "update", "create", "exec", "x", "view", "info", "show", "outdated", "search", "pack"},
     "npx": None, "yarn": None, "pnpm": None, "bun": {"install", "add", "create", "x"},
-    "pip": {"install", "download", "wheel"}, "pip3": {"install", "download", "wheel"},
+    "pip": {"install", "download", "wheel", "index"}, "pip3": {"install", "download", "wheel", "index"},
+    "pipx": {"install", "run"}, "build": None,
     "poetry": {"install", "add", "update", "lock"}, "uv": {"add", "sync", "pip", "lock", "run"},
     "cargo": {"build", "fetch", "add", "install", "update", "run", "test", "check", "generate-lockfile", "clippy", "doc"},
     "go": {"get", "mod", "build", "run", "test", "install"},
@@ -76,6 +78,8 @@ _REGISTRY_USE: dict[str, set[str] | None] = {
     "swift": {"package", "build", "run", "test"}, "mvn": None, "gradle": None, "./gradlew": None,
     "sbt": None, "zig": {"fetch", "build"}, "deno": {"install", "add", "cache", "run", "test"},
 }
+
+_PYTHON = re.compile(r"python(\d+(\.\d+)?)?")
 
 Publish = Callable[[str, dict], Awaitable[Any]]
 
@@ -116,6 +120,10 @@ def needs_registry(command: str | Sequence[str]) -> bool:
         if not words:
             continue
         tool = os.path.basename(words[0]) if not words[0].startswith("./") else words[0]
+        if _PYTHON.fullmatch(tool) and "-m" in words[1:-1]:
+            # python -m pip install ..., python3 -m build: the module is the tool
+            at = words.index("-m", 1)
+            tool, words = words[at + 1], words[at + 1:]
         if tool not in _REGISTRY_USE:
             continue
         subs = _REGISTRY_USE[tool]

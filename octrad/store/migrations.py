@@ -142,4 +142,8 @@ MIGRATIONS: list[str] = [
         updated_at REAL NOT NULL
     );
     """,
+    # 2: how the task's commands ran: "bwrap" or "none" (Task.sandbox)
+    """
+    ALTER TABLE tasks ADD COLUMN sandbox TEXT;
+    """,
 ]
