@@ -192,11 +192,13 @@ def status(mode: str) -> dict:
         text = f"commands are refused (sandbox = bwrap): {detail}"
     else:
         text = f"commands run unsandboxed (sandbox = auto): {detail}"
-    return {
-        "mode": mode, "available": ok, "detail": text,
-        "network": net if ok and mode != "none" else "none",
-        "network_detail": f"registry commands reach the internet through {net}, not the host's local addresses" if net != "none" else f"registry commands get no network: {why}",
-    }
+    if mode == "none" or not ok:
+        net, net_text = "none", "unsandboxed commands have the host's whole network"
+    elif net == "none":
+        net_text = f"registry commands get no network: {why}"
+    else:
+        net_text = f"registry commands reach the internet through {net}, not the host's loopback or local addresses"
+    return {"mode": mode, "available": ok, "detail": text, "network": net, "network_detail": net_text}
 
 
 # -- the command line ---------------------------------------------------------
