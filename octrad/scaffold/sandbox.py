@@ -368,6 +368,7 @@ class NetFence:
         self._dir = tempfile.mkdtemp(prefix="octra-net-")
         self._helper: subprocess.Popen | None = None
         self._exit_w: int | None = None
+        self._helper_err = b""
         self._closed = False
         self._fds: list[int] = []
 
@@ -393,6 +394,8 @@ class NetFence:
             pid = self._child_pid()
             if self.kind == "pasta" and not self.gateway:
                 return "the host has no default IPv4 route for pasta to copy"
+            # bubblewrap brings up the namespace's loopback itself, racing a helper that starts now
+            self._wait_loopback(pid)
             if self.kind == "pasta":
                 self._start_pasta(pid)
             else:
@@ -422,12 +425,13 @@ class NetFence:
             data += chunk
         return int(json.loads(data)["child-pid"])
 
-    def _owner(self, pid: int) -> tuple[list[str], tuple[int, ...]]:
+    def _owner(self, pid: int, always: bool = False) -> tuple[list[str], tuple[int, ...]]:
         """How a helper gets the rights over the sandbox's network namespace:
-        root has them already; a user enters the user namespace that owns it
-        (not the command's own, which ``--disable-userns`` nests one deeper),
-        passed as an inherited descriptor: (its /proc/self/fd path or nothing, fds)."""
-        if os.geteuid() == 0:
+        root has them already (unless ``always``); a user enters the user
+        namespace that owns it (not the command's own, which
+        ``--disable-userns`` nests one deeper), passed as an inherited
+        descriptor: (its /proc/self/fd path or nothing, fds)."""
+        if os.geteuid() == 0 and not always:
             return [], ()
         net = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
         try:
@@ -455,30 +459,49 @@ class NetFence:
     def _start_slirp(self, pid: int) -> None:
         ready_r, ready_w = os.pipe()
         exit_r, self._exit_w = os.pipe()
+        # slirp4netns would enter the command's own user namespace, which does not own the network one
+        userns, fds = self._owner(pid, always=True)
         try:
             self._helper = subprocess.Popen(
                 [self.exe, "--configure", "--mtu=65520", "--disable-host-loopback", "--ready-fd", str(ready_w),
-                 "--exit-fd", str(exit_r), str(pid), "tap0"],
-                pass_fds=(ready_w, exit_r), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                 "--exit-fd", str(exit_r), f"--userns-path={userns[0]}", f"--netns-type=path", f"/proc/{pid}/ns/net", "tap0"],
+                pass_fds=(ready_w, exit_r, *fds), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             )
         finally:
             _close(ready_w)
             _close(exit_r)
         try:
             if not select.select([ready_r], [], [], ATTACH_TIMEOUT_S)[0] or os.read(ready_r, 1) != b"1":
-                raise _NetError("slirp4netns did not get ready")
+                self._stop_helper_now()
+                raise _NetError(f"slirp4netns did not get ready: {_tail(self._helper_err)}")
         finally:
             _close(ready_r)
 
-    def _fence_routes(self, pid: int) -> None:
-        """Inside the namespace: the connected subnets and every private, link-local
-        and host-local address become unreachable, the gateway and DNS stay on-link."""
+    def _enter(self, pid: int) -> tuple[list[str], tuple[int, ...]]:
+        """nsenter into the sandbox's network namespace with the rights over it."""
         userns, fds = self._owner(pid)
         enter = [_which("nsenter") or "nsenter", f"--net=/proc/{pid}/ns/net"]
         if userns:
             enter += [f"--user={userns[0]}", "--preserve-credentials"]
+        return enter, fds
+
+    def _wait_loopback(self, pid: int) -> None:
+        enter, fds = self._enter(pid)
+        deadline = time.monotonic() + ATTACH_TIMEOUT_S
+        while time.monotonic() < deadline:
+            shown = subprocess.run([*enter, _which("ip") or "ip", "-br", "-4", "addr", "show", "dev", "lo"],
+                                   capture_output=True, timeout=ATTACH_TIMEOUT_S, env=_IP_ENV, pass_fds=fds)
+            if b"127.0.0.1" in shown.stdout:
+                return
+            time.sleep(0.002)
+        raise _NetError("the sandbox's loopback did not come up")
+
+    def _fence_routes(self, pid: int) -> None:
+        """Inside the namespace: the connected subnets and every private, link-local
+        and host-local address become unreachable, the gateway and DNS stay on-link."""
+        enter, fds = self._enter(pid)
         ip = _which("ip") or "ip"
-        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+        env = _IP_ENV
         shown = subprocess.run([*enter, "sh", "-c", f"{ip} -j -4 route show table main; echo; {ip} -j -6 route show table main"],
                                capture_output=True, timeout=ATTACH_TIMEOUT_S, env=env, pass_fds=fds)
         if shown.returncode != 0:
@@ -504,13 +527,21 @@ class NetFence:
         batch += [f"-6 route replace unreachable {n}" for n in UNREACHABLE_V6]
         for addr in _host_addresses():
             batch.append(f"-{addr.version} route replace unreachable {addr}/{addr.max_prefixlen}")
-        # `ip -batch` takes no per-line family flag: one run per family
-        for family in ("4", "6"):
-            lines = "".join(line[3:] + "\n" for line in batch if line.startswith(f"-{family} "))
-            done = subprocess.run([*enter, ip, f"-{family}", "-batch", "-"], input=lines.encode(), capture_output=True,
-                                  timeout=ATTACH_TIMEOUT_S, env=env, pass_fds=fds)
-            if done.returncode != 0 and (family == "4" or b"Address family not supported" not in done.stderr):
-                raise _NetError(f"cannot fence the sandbox's routes: {_tail(done.stderr)}")
+        if not v6.strip() or v6.strip() == "[]":  # no IPv6 in the namespace: nothing to fence there
+            batch = [line for line in batch if not line.startswith("-6 ")]
+        # ip takes the family from each line's addresses: one run for both
+        lines = "".join(line[3:] + "\n" for line in batch)
+        done = subprocess.run([*enter, ip, "-batch", "-"], input=lines.encode(), capture_output=True,
+                              timeout=ATTACH_TIMEOUT_S, env=env, pass_fds=fds)
+        if done.returncode != 0:
+            raise _NetError(f"cannot fence the sandbox's routes: {_tail(done.stderr)}")
+
+    def _stop_helper_now(self) -> None:
+        """Kill slirp4netns and keep what it said."""
+        if self._helper is not None:
+            self._helper.kill()
+            self._helper_err = self._helper.communicate()[1] or b""
+            self._helper = None
 
     def _stop_helper(self) -> None:
         pid = getattr(self, "_pasta_pid", None)
@@ -542,6 +573,7 @@ class NetFence:
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
+_IP_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
 #: ioctl on a namespace descriptor: the user namespace that owns it (linux/nsfs.h)
 _NS_GET_USERNS = 0xB701
 
