@@ -230,36 +230,39 @@ class Executor:
             notes.append(why)
         wanted_net = needs_registry(command) if network is None else bool(network)
         net = wanted_net and bool(self.settings.sandbox_network)
-        fence = None
-        net_kind = "host"
-        if use_bwrap:
-            if wanted_net and not net:
-                notes.append("the network is off for this command (setting sandbox_network = false)")
-            # other projects are out of reach too: a command sees and writes only its own
-            wrapped = sandbox.wrap(argv, project=project, cwd=folder, network=net, deny=[self.projects_dir, *self.hide], env=child)
-            argv, child, fence, net_kind = wrapped.argv, wrapped.env, wrapped.fence, wrapped.network
-            notes += wrapped.notes
+        if use_bwrap and wanted_net and not net:
+            notes.append("the network is off for this command (setting sandbox_network = false)")
 
-        nix_used = False
+        nix_prefix: list[str] = []
         if use_nix is not False:
             shell = await devshell.probe(project)
             if shell.usable:
-                argv, nix_used = [*shell.prefix(), *argv], True
+                nix_prefix = shell.prefix()
             elif use_nix or (project / "flake.nix").exists():
                 notes.append(f"running directly, not in nix develop: {shell.reason}")
 
         before = await anyio.to_thread.run_sync(_listing, project)
-        if self.publish is not None:
-            await self.publish(
-                "command.started",
-                {"command": text, "cwd": str(folder), "sandbox": "bwrap" if use_bwrap else "none", "nix": nix_used, "network": net_kind},
-            )
-        started = time.monotonic()
+        fence = None
+        net_kind = "host"
+        if use_bwrap:
+            # other projects are out of reach too: a command sees and writes only its own
+            wrapped = sandbox.wrap(argv, project=project, cwd=folder, network=net, deny=[self.projects_dir, *self.hide], env=child)
+            argv, child, fence, net_kind = wrapped.argv, wrapped.env, wrapped.fence, wrapped.network
+            notes += wrapped.notes
+        argv, nix_used = [*nix_prefix, *argv], bool(nix_prefix)
         try:
-            exit_code, timed_out, tail, total, net_failed = await self._spawn(argv, folder, child, timeout, fence)
-        except FileNotFoundError as exc:
-            exit_code, timed_out, tail, total, net_failed = 127, False, f"{exc.strerror}: {exc.filename}\n".encode(), 0, None
-        finally:
+            if self.publish is not None:
+                await self.publish(
+                    "command.started",
+                    {"command": text, "cwd": str(folder), "sandbox": "bwrap" if use_bwrap else "none", "nix": nix_used,
+                     "network": net_kind},
+                )
+            started = time.monotonic()
+            try:
+                exit_code, timed_out, tail, total, net_failed = await self._spawn(argv, folder, child, timeout, fence)
+            except FileNotFoundError as exc:
+                exit_code, timed_out, tail, total, net_failed = 127, False, f"{exc.strerror}: {exc.filename}\n".encode(), 0, None
+        finally:  # the network helper and its pipes live only as long as the command
             if fence is not None:
                 fence.close()
         if net_failed:

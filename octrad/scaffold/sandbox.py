@@ -370,7 +370,8 @@ class NetFence:
         self._exit_w: int | None = None
         self._helper_err = b""
         self._closed = False
-        self._fds: list[int] = []
+        #: descriptors still open here (each closed once: a number may be reused after)
+        self._fds = {self._info_r, self._info_w, self._block_r, self._block_w, self._resolv_r}
 
     def bwrap_args(self) -> list[str]:
         return ["--info-fd", str(self._info_w), "--block-fd", str(self._block_r),
@@ -383,12 +384,12 @@ class NetFence:
     def started(self) -> None:
         """Bubblewrap has its ends of the pipes: close ours."""
         for fd in (self._info_w, self._block_r, self._resolv_r):
-            _close(fd)
+            self._drop(fd)
 
     def attach(self) -> str | None:
         """Connect the network and release the command; None, or why it runs without network.
 
-        Blocking (the executor calls it in a thread); never longer than
+        Blocking (the executor calls it in a thread); each step is bounded by
         :data:`ATTACH_TIMEOUT_S`.  Whatever happens the command is released."""
         try:
             pid = self._child_pid()
@@ -410,7 +411,7 @@ class NetFence:
                 os.write(self._block_w, b"1")
             except OSError:
                 pass
-            _close(self._block_w)
+            self._drop(self._block_w)
 
     def _child_pid(self) -> int:
         deadline = time.monotonic() + ATTACH_TIMEOUT_S
@@ -438,7 +439,7 @@ class NetFence:
             owner = fcntl.ioctl(net, _NS_GET_USERNS)
         finally:
             os.close(net)
-        self._fds.append(owner)
+        self._fds.add(owner)
         return [f"/proc/self/fd/{owner}"], (owner,)
 
     def _start_pasta(self, pid: int) -> None:
@@ -459,6 +460,7 @@ class NetFence:
     def _start_slirp(self, pid: int) -> None:
         ready_r, ready_w = os.pipe()
         exit_r, self._exit_w = os.pipe()
+        self._fds.add(self._exit_w)
         # slirp4netns would enter the command's own user namespace, which does not own the network one
         userns, fds = self._owner(pid, always=True)
         try:
@@ -552,7 +554,7 @@ class NetFence:
                 pass
             self._pasta_pid = None
         if self._exit_w is not None:
-            _close(self._exit_w)  # slirp4netns exits when this closes
+            self._drop(self._exit_w)  # slirp4netns exits when this closes
             self._exit_w = None
         if self._helper is not None:
             try:
@@ -562,14 +564,19 @@ class NetFence:
                 self._helper.wait()
             self._helper = None
 
+    def _drop(self, fd: int) -> None:
+        if fd in self._fds:
+            self._fds.discard(fd)
+            _close(fd)
+
     def close(self) -> None:
         """Stop the network helper and drop the pipes (idempotent)."""
         if self._closed:
             return
         self._closed = True
         self._stop_helper()
-        for fd in (self._info_r, self._info_w, self._block_r, self._block_w, self._resolv_r, *self._fds):
-            _close(fd)
+        for fd in list(self._fds):
+            self._drop(fd)
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
