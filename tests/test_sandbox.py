@@ -414,3 +414,21 @@ async def test_sandbox_auto_falling_back_is_loud(octra_env, fake, other_tmp, tmp
     assert (other_tmp / "MARKER").exists() and after["sandbox"] == "none"
     assert "sandbox   commands run unsandboxed (sandbox = auto)" in shown.stdout, shown.stdout + shown.stderr
     assert "network   unsandboxed commands have the host's whole network" in shown.stdout
+
+
+@needs_bwrap
+async def test_a_path_entry_linked_into_the_store_comes_as_the_link_alone(projects, tmp_path):
+    """NixOS-style PATH (/run/current-system/sw/bin -> /nix/store/...): the link is
+    recreated, nothing else of the folder holding it comes along."""
+    profile = Path(tempfile.mkdtemp(prefix="octra-profile-", dir="/tmp"))
+    try:
+        (profile / "bin").symlink_to("/usr/bin")
+        (profile / "socket-like").write_text("NOT FOR THE SANDBOX")
+        env = {"PATH": f"{profile}/bin:/usr/bin:/bin"}
+        res = await executor(projects).run(f"readlink {profile}/bin; ls -A {profile}; cat {profile}/socket-like",
+                                           projects / "demo", env=env)
+        lines = res.output_tail.splitlines()
+        assert lines[0] == "/usr/bin" and lines[1] == "bin", res.output_tail
+        assert "NOT FOR THE SANDBOX" not in res.output_tail
+    finally:
+        shutil.rmtree(profile)

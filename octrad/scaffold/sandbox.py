@@ -250,6 +250,8 @@ def wrap(
             new_env[var] = str(home / sub)
     for d in toolchain_dirs(new_env, project=project, home=home, deny=deny):
         args += ["--ro-bind", str(d), str(d)]
+    for entry, target in store_links(new_env, deny=deny):
+        args += ["--symlink", target, entry]
     args += ["--bind", str(project), str(project)]
     if (project / ".git").is_dir() and not (project / ".git").is_symlink():
         # the history is Octra's: a command may read it, never rewrite its config or hooks
@@ -325,6 +327,8 @@ def toolchain_dirs(env: dict[str, str], *, project: Path, home: Path, deny: Sequ
     entries = [Path(e) for e in env.get("PATH", "").split(":") if e and Path(e).is_absolute() and Path(e).is_dir()]
     managers = [Path(env[v]) for v in ("RUSTUP_HOME", "PYENV_ROOT", "NVM_DIR") if env.get(v)]
     for p in entries:
+        if _links_into_system(p):
+            continue  # recreated as the link alone (store_links)
         prefix = p.parent if p.name in ("bin", "sbin") else p
         if add_venv(prefix):
             continue
@@ -337,6 +341,29 @@ def toolchain_dirs(env: dict[str, str], *, project: Path, home: Path, deny: Sequ
         if env.get(var) and (var != "PYENV_ROOT" and var != "NVM_DIR" or any(_inside(p, Path(env[var])) for p in entries)):
             add(Path(env[var]))
     return out
+
+
+def store_links(env: dict[str, str], *, deny: Sequence[Path]) -> list[tuple[str, str]]:
+    """``PATH`` entries that are symlinks into what the sandbox has already
+    (``/run/current-system/sw/bin``, ``~/.nix-profile/bin`` into ``/nix/store``):
+    (entry, target) to recreate as the same symlink, which brings nothing of
+    the folder that holds it (``/run`` stays empty but for the link)."""
+    links = []
+    for entry in env.get("PATH", "").split(":"):
+        p = Path(entry)
+        if not entry or not p.is_absolute() or not p.is_dir():
+            continue
+        if not _links_into_system(p):
+            continue
+        if any(_inside(p, Path(t)) for t in (*SYSTEM, "/nix/store", "/proc", "/dev", "/sys")) or any(_inside(p, d) for d in deny):
+            continue
+        links.append((os.path.abspath(p), os.path.realpath(p)))
+    return links
+
+
+def _links_into_system(p: Path) -> bool:
+    real = Path(os.path.realpath(p))
+    return real != Path(os.path.abspath(p)) and any(_inside(real, Path(t)) for t in ("/usr", "/nix/store"))
 
 
 def _inside(path: Path, folder: Path) -> bool:
