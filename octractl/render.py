@@ -31,6 +31,10 @@ def status(st: dict[str, Any]) -> str:
     ]
     if st.get("keys"):
         lines.append(f"keys      {st['keys']}")
+    sb = st.get("sandbox")
+    if sb:
+        lines.append(f"sandbox   {sb.get('detail')}")
+        lines.append(f"network   {sb.get('network_detail') or sb.get('network')}")
     return "\n".join(lines)
 
 

@@ -342,6 +342,7 @@ class TaskService:
             "github": task_github(row),
             "error": dec(row["error"]) if row["error"] else None,
             "notes": dec(row["notes"] or "[]"),
+            "sandbox": row["sandbox"],
             "meta": dec(row["meta"] or "{}"),
             "last_seq": last_seq,
             "created_at": row["created_at"], "updated_at": row["updated_at"],

@@ -147,4 +147,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE llm_calls ADD COLUMN tokens_cached INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE llm_calls ADD COLUMN tokens_cache_write INTEGER NOT NULL DEFAULT 0;
     """,
+    # 3: how the task's commands ran: "bwrap" or "none" (Task.sandbox)
+    """
+    ALTER TABLE tasks ADD COLUMN sandbox TEXT;
+    """,
 ]
