@@ -142,3 +142,78 @@ def test_every_method_has_a_command_with_help_and_json():
             cmd = cmd.commands[name]
         assert (cmd.help or "").strip(), f"`octractl {' '.join(path)}` has no help text"
     assert any(p.name == "as_json" for p in cli.params), "--json is global"
+
+
+# -- the honest end: checks, verified, sandbox in summaries ---------------------
+
+def protocol_task(**fields) -> dict:
+    """A task.get answer built through the protocol's own types (what the daemon sends)."""
+    import msgspec
+
+    from octra_protocol.methods.tasks import CheckResult, Task, TaskError, Usage
+
+    base = dict(task_id="t1", project_id="p1", project="words", description="count words", status="done",
+                provider="offline", model=None, stack="python", plan=None, agents=[], files=["a.py"],
+                usage=Usage(), store_path=None, repo_url=None, pull_request_url=None, error=None,
+                created_at=1.0, updated_at=2.0)
+    base.update(fields)
+    base["checks"] = [c if isinstance(c, CheckResult) else CheckResult(**c) for c in base.get("checks", [])]
+    if isinstance(base.get("error"), dict):
+        base["error"] = TaskError(**base["error"])
+    return msgspec.to_builtins(Task(**base))
+
+
+PASSED = {"name": "build", "command": "pip install -e .", "exit_code": 0, "passed": True, "duration_s": 2.5}
+FAILED = {"name": "test", "command": "pytest -q", "exit_code": 1, "passed": False, "duration_s": 0.75,
+          "output_tail": "collected 3 items\nE   AssertionError: 2 != 3\n1 failed, 2 passed"}
+SKIPPED = {"name": "smoke", "command": "words --help", "skipped_reason": "the tool words is not installed"}
+
+
+def test_summary_shows_each_check_and_the_verdict():
+    from octractl.taskview import summary
+
+    ok = summary(protocol_task(checks=[PASSED], verified=True, sandbox="bwrap"))
+    assert "checks    verified: 1 check passed" in ok
+    assert "✓ build  pip install -e .  exit 0, 2.5s" in ok
+    assert "UNSANDBOXED" not in ok
+
+    bad = summary(protocol_task(status="failed", checks=[PASSED, FAILED], verified=False, sandbox="none",
+                                error={"kind": "checks_failed", "message": "1 check still fails after 2 fix attempts"}))
+    assert "checks    failed checks: test" in bad
+    assert "✗ test  pytest -q  exit 1, 0.8s" in bad
+    assert "      | E   AssertionError: 2 != 3" in bad, "the failed check's output tail"
+    assert "collected" in bad and bad.count("      | ") == 3
+    assert "UNSANDBOXED" in bad, "a loud line when commands ran without a sandbox"
+    assert "octractl resume t1 --meta max_fix_attempts=" in bad
+
+    unverified = summary(protocol_task(checks=[SKIPPED], verified=None, notes=["cargo is missing"]))
+    assert "checks    unverified: the tool words is not installed" in unverified
+    assert "- smoke  words --help  not run: the tool words is not installed" in unverified
+    none_ran = summary(protocol_task(verified=None, notes=["no toolchain for this stack"]))
+    assert "unverified: no check could run (see the notes)" in none_ran
+    # still building, or failed before verification: no verdict at all
+    assert "checks " not in summary(protocol_task(status="building"))
+
+
+def test_run_exit_code_and_summary_through_a_real_daemon(daemon):
+    """`octractl run` exits 0 only for done; the summary carries the verdict whatever the daemon fills."""
+    out = daemon.ctl("run", "a python command-line tool that greets the user", "--provider", "offline", timeout=240)
+    task = json.loads(daemon.ctl("--json", "rpc", "task.list", '{"limit": 1}').stdout)["tasks"][0]
+    full = json.loads(daemon.ctl("--json", "show", task["task_id"]).stdout)
+    assert out.returncode == (0 if full["status"] == "done" else 1), out.stdout + out.stderr
+    if full.get("verified") is True:
+        assert "checks    verified" in out.stdout
+    elif full.get("verified") is False:
+        assert "checks    failed checks" in out.stdout and out.returncode == 1
+    elif full["status"] == "done":
+        assert "checks    unverified" in out.stdout
+    if full.get("sandbox") == "none":
+        assert "UNSANDBOXED" in out.stdout
+
+
+def test_resume_passes_meta(daemon):
+    bad = daemon.ctl("resume", "tnope", "--meta", "max_fix_attempts")
+    assert bad.returncode == 2 and "KEY=VALUE" in bad.stderr
+    # the daemon takes the meta (a task.resume param); an unknown task is its answer, not a usage error
+    out = daemon.ctl("resume", "tnope", "--meta", "max_fix_attempts=5")
+    assert out.returncode == 1 and "invalid" not in out.stderr.lower(), out.stderr

@@ -204,7 +204,35 @@ def register(cli: click.Group) -> None:
         return cmd
 
     _verb("cancel", "task.cancel", "Stop a task now (its AI calls and commands too).")
-    _verb("resume", "task.resume", "Continue an interrupted or failed task from its last completed step.")
+
+    @cli.command("resume")
+    @click.argument("task_id", metavar="TASK")
+    @click.option("--meta", "meta", multiple=True, metavar="KEY=VALUE",
+                  help="Flags to change first, e.g. max_fix_attempts=5 or max_llm_calls=200.")
+    @click.option("--wait", is_flag=True, help="Follow the task afterwards.")
+    @click.pass_obj
+    def resume(opts: Options, task_id, meta, wait) -> None:
+        """Continue an interrupted or failed task from its last completed step.
+
+        \b
+        Examples:
+          octractl resume t1a2b3c4d5e --wait
+          octractl resume t1a2b3c4d5e --meta max_fix_attempts=5 --meta max_llm_calls=200
+        """
+        params: dict[str, Any] = {"task_id": task_id}
+        if meta:
+            params["meta"] = parse_meta(meta)
+
+        async def body(client):
+            since = await last_seq(client, task_id)
+            await client.call("task.resume", params)
+            return await follow(client, task_id, opts.json, since) if wait else None
+
+        task = run(opts, body)
+        if task is not None:
+            finish(opts, task)
+        elif not opts.json:
+            click.echo(f"resume: {task_id}" + (f" ({', '.join(f'{k}={v}' for k, v in params['meta'].items())})" if meta else ""))
 
     @cli.command("approve")
     @click.argument("task_id", metavar="TASK")
