@@ -217,3 +217,18 @@ def test_resume_passes_meta(daemon):
     # the daemon takes the meta (a task.resume param); an unknown task is its answer, not a usage error
     out = daemon.ctl("resume", "tnope", "--meta", "max_fix_attempts=5")
     assert out.returncode == 1 and "invalid" not in out.stderr.lower(), out.stderr
+
+
+def test_a_second_daemon_on_the_same_data_refuses(daemon, octra_env):
+    """A mistyped --socket must not start a second daemon on the same data folder."""
+    other = str(octra_env.runtime / "other.sock")
+    out = daemon.ctl("--socket", other, "status")
+    assert out.returncode == 3, out
+    assert f"pid {daemon.proc.pid}" in out.stderr and str(octra_env.data_dir) in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+    assert not os.path.exists(other)
+    # the first daemon is untouched and still the one answering
+    assert json.loads(daemon.ctl("--json", "status").stdout)["pid"] == daemon.proc.pid
+    # the same daemon started again after a stop takes the lock again (it is not left held)
+    daemon.restart()
+    assert json.loads(daemon.ctl("--json", "status").stdout)["pid"] == daemon.proc.pid
