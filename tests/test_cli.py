@@ -232,3 +232,67 @@ def test_a_second_daemon_on_the_same_data_refuses(daemon, octra_env):
     # the same daemon started again after a stop takes the lock again (it is not left held)
     daemon.restart()
     assert json.loads(daemon.ctl("--json", "status").stdout)["pid"] == daemon.proc.pid
+
+
+def test_a_bad_config_names_the_file_the_key_and_what_is_allowed(octra_env):
+    octra_env.config.write_text("[settings]\ntemperature = \"hot\"\n")
+    out = ctl(octra_env, "status")
+    assert out.returncode == 3 and "Traceback" not in out.stderr and "ExceptionGroup" not in out.stderr
+    assert str(octra_env.config) in out.stderr and "temperature" in out.stderr and "from 0 to 2" in out.stderr, out.stderr
+    # the daemon's log says it too (a daemon started in the background is looked for there)
+    assert "temperature" in octra_env.log_file.read_text()
+    serve = subprocess.run([sys.executable, "-m", "octrad", "serve"], env=octra_env.env, capture_output=True, text=True, timeout=60)
+    assert serve.returncode == 1 and "Traceback" not in serve.stderr and "temperature must be a number" in serve.stderr
+
+    octra_env.config.write_text("[settings]\nsandbox = 'docker'\n")
+    out = ctl(octra_env, "status")
+    assert out.returncode == 3 and "sandbox must be one of auto, bwrap, none, not 'docker'" in out.stderr, out.stderr
+
+
+def test_an_unknown_default_provider_stops_the_start(octra_env):
+    """Every run would fail on it: the daemon says so at once, naming where it was set and what is allowed."""
+    octra_env.config.write_text('default_provider = "ghost"\n')
+    out = ctl(octra_env, "status")
+    assert out.returncode == 3 and "Traceback" not in out.stderr
+    assert str(octra_env.config) in out.stderr and "default_provider 'ghost'" in out.stderr and "offline" in out.stderr, out.stderr
+    out = ctl(octra_env, "status", env={"OCTRA_PROVIDER": "ghost2"})
+    assert out.returncode == 3 and "OCTRA_PROVIDER" in out.stderr and "ghost2" in out.stderr, out.stderr
+    # OFFLINE is offline
+    octra_env.config.write_text('default_provider = "OFFLINE"\n')
+    out = ctl(octra_env, "--json", "status")
+    try:
+        assert out.returncode == 0 and json.loads(out.stdout)["default_provider"] == "offline", out.stderr
+    finally:
+        ctl(octra_env, "shutdown")
+
+
+def test_choosing_the_default_provider(daemon):
+    def default() -> str:
+        return json.loads(daemon.ctl("--json", "providers", "default").stdout)["default"]
+
+    def add(name: str) -> None:
+        out = daemon.ctl("providers", "set", name, "--kind", "openai", "--model", "m", "--base-url", "http://127.0.0.1:9/v1")
+        assert out.returncode == 0, out.stderr
+
+    assert default() == "offline"
+    add("first")
+    assert default() == "first", "the first provider added becomes the default"
+    add("second")
+    assert default() == "first", "adding another does not move the default"
+    add("first")  # changing the default's settings does not move it either
+    assert default() == "first"
+    assert daemon.ctl("providers", "default", "second").stdout.strip() == "default provider: second"
+    assert default() == "second"
+    assert daemon.ctl("providers", "default", "OFFLINE").returncode == 0 and default() == "offline"
+    bad = daemon.ctl("providers", "default", "ghost")
+    assert bad.returncode == 1 and "first, second" in bad.stderr and "offline" in bad.stderr, bad.stderr
+    assert default() == "offline"
+    # the same through settings, and it survives a restart
+    assert daemon.ctl("settings", "set", "default_provider", "first").returncode == 0
+    daemon.restart()
+    assert default() == "first"
+    assert json.loads(daemon.ctl("--json", "status").stdout)["default_provider"] == "first"
+    # removing the chosen one falls back to the first configured, and says so
+    out = daemon.ctl("providers", "remove", "first")
+    assert out.returncode == 0 and "the default provider is now second" in out.stderr, out.stderr
+    assert daemon.ctl("providers", "default", "--auto").returncode == 0 and default() == "second"
