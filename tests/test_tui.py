@@ -324,8 +324,26 @@ async def test_providers_add_then_test_then_remove(daemon, fake):
         await until(pilot, lambda: "local:" in str(app.screen.query_one("#detail").content)
                     and "answered" not in str(app.screen.query_one("#detail").content), 30)
         assert KEY not in str(app.screen.query_one("#detail").content)
+        # the first provider added is the default; o makes offline the default, m this one again
+        assert "default provider: local" in str(app.screen.query_one("#table-intro").content)
+        await pilot.press("o")
+        await until(pilot, lambda: "default provider: offline" in str(app.screen.query_one("#table-intro").content))
+        await pilot.press("m")
+        await until(pilot, lambda: "default provider: local" in str(app.screen.query_one("#table-intro").content))
+        # removing asks first: n (or Esc) keeps it, y removes it and its key
         await pilot.press("d")
-        await until(pilot, lambda: app.screen.query_one("#table", DataTable).row_count == 0)
+        await until(pilot, lambda: app.screen.query("#yes"))
+        assert "Remove provider local and its stored key?" in app.screen.query_one("Label").render().plain
+        await pilot.press("n")
+        await until(pilot, lambda: app.screen.query("#table"))
+        await pilot.pause(0.3)
+        assert app.screen.query_one("#table", DataTable).row_count == 1
+        async with daemon.connect() as c:
+            assert [p["name"] for p in (await c.call("providers.list"))["providers"]] == ["local"]
+        await pilot.press("d")
+        await until(pilot, lambda: app.screen.query("#yes"))
+        await pilot.press("y")
+        await until(pilot, lambda: app.screen.query("#table") and app.screen.query_one("#table", DataTable).row_count == 0)
     async with daemon.connect() as c:
         assert (await c.call("providers.list"))["providers"] == []
 
@@ -386,7 +404,8 @@ async def test_answering_the_bosss_questions_in_the_chat(daemon, fake):
         assert tree_shape(app) == [("boss", [("backend", ["api", "db"]), ("docs", ["readme"])])]
 
 
-async def test_autostart_starts_the_daemon_then_a_lost_one_is_shown(octra_env, monkeypatch):
+async def test_autostart_starts_the_daemon_and_again_when_it_stopped(octra_env, monkeypatch):
+    """As the CLI does: a stopped daemon is started again by the next attempt (unless autostart is off)."""
     from octra_protocol.autostart import daemon_answers
 
     for key, value in octra_env.env.items():
@@ -398,15 +417,10 @@ async def test_autostart_starts_the_daemon_then_a_lost_one_is_shown(octra_env, m
             st = await app.link.call("daemon.status")
             assert st["data_dir"] == str(octra_env.data_dir)
             await app.link.call("daemon.shutdown")
-            await until(pilot, lambda: app.connection == "disconnected", 20)
-            # a daemon stopped on purpose is not started again behind the user's back
-            await pilot.pause(1.0)
-            assert not daemon_answers(octra_env.socket)
-            assert "f5: now, starting octrad" in str(app.query_one("#conn").render())
-            # f5: now, and start it
-            await pilot.press("f5")
+            await until(pilot, lambda: app.connection != "connected", 20)
             await until(pilot, lambda: app.connection == "connected", 30)
-            assert daemon_answers(octra_env.socket)
+            again = await app.link.call("daemon.status")
+            assert again["pid"] != st["pid"] and daemon_answers(octra_env.socket)
     finally:
         if daemon_answers(octra_env.socket):
             from octra_protocol.client import connect
