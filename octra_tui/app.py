@@ -132,14 +132,15 @@ class OctraApp(App):
         Binding("p", "providers", "Providers"),
         Binding("h", "snapshots", "Snapshots"),
         Binding("x", "context", "Context"),
-        Binding("k", "skills", "Skills"),
-        Binding("g", "guides", "Guides"),
         Binding("o", "task_options", "Options", show=False),
         # also while typing a description, where "o" is just a letter
         Binding("ctrl+o", "task_options", "Options", show=False, priority=True),
         Binding("i", "focus_input", "Input", show=False),
         Binding("f5", "refresh", "Refresh/reconnect", show=False),
         Binding("q", "quit", "Quit"),
+        # last: at 80 columns the footer cuts these first (? and the palette list them too)
+        Binding("k", "skills", "Skills"),
+        Binding("g", "guides", "Guides"),
         Binding("escape", "leave_input", "Leave input", show=False),
     ]
 
@@ -189,7 +190,8 @@ class OctraApp(App):
                     yield Static("", id="summary")
         yield Static("", id="conn")
         yield Input(placeholder="Describe a new task and press Enter (ctrl+o: options)", id="chat")
-        yield Footer()
+        # compact, without the palette's hint (? lists ctrl+p): room for the keys that work now
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#log", Log).border_title = "log"

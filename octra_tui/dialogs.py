@@ -288,8 +288,8 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(classes="dialog wide compact", id="help"):
             yield Label("[b]Octra keys[/]  (the footer shows the ones that work now)")
             yield VerticalScroll(Static(table), id="help-keys")
-            yield Label(Text("Tasks run in the daemon (octrad): quitting leaves them running. "
-                             "Scripts: octractl (octractl --help).", "dim"))
+            yield Static(Text("Tasks run in the daemon (octrad): quitting leaves them running. "
+                              "Scripts: octractl (octractl --help).", "dim"))
             with Horizontal(classes="buttons"):
                 yield Button("Close (Esc)", variant="primary", id="close")
 

@@ -313,12 +313,12 @@ class ProvidersScreen(TableScreen):
 
         def answer(yes: bool | None) -> None:
             if yes:
-                self.remove(p["name"])
+                self.remove_provider(p["name"])
 
         self.app.push_screen(ConfirmScreen(f"Remove provider {p['name']}{key}?", yes="Remove"), answer)
 
     @work(group="save")
-    async def remove(self, name: str) -> None:
+    async def remove_provider(self, name: str) -> None:
         if await self.app.rpc("providers.remove", {"name": name}) is not None:
             self.app.notify(f"provider {name} removed")
             self.action_reload()

@@ -344,6 +344,9 @@ async def test_providers_add_then_test_then_remove(daemon, fake):
         await until(pilot, lambda: app.screen.query("#yes"))
         await pilot.press("y")
         await until(pilot, lambda: app.screen.query("#table") and app.screen.query_one("#table", DataTable).row_count == 0)
+        await pilot.press("escape")  # and back on the main screen, with its keys
+        await until(pilot, lambda: app.screen.query("#chat") and "New" in footer_keys(app))
+        assert app.return_code is None
     async with daemon.connect() as c:
         assert (await c.call("providers.list"))["providers"] == []
 
