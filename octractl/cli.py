@@ -88,8 +88,14 @@ def events(opts: Options, task_id: str | None, since: int | None, count: int | N
     from .render import print_ndjson
 
     async def body(client):
+        from .commands.tasks import resolve
+
         n = 0
-        async with client.subscribe(task_id=task_id, since_seq=since) as sub:
+        tid = None
+        if task_id is not None:
+            tid = await resolve(client, task_id)
+            await client.call("task.get", {"task_id": tid})  # an unknown task is an error, not a silent wait
+        async with client.subscribe(task_id=tid, since_seq=since) as sub:
             async for ev in sub:
                 print_ndjson(msgspec.to_builtins(ev))
                 n += 1
@@ -105,6 +111,24 @@ def events(opts: Options, task_id: str | None, since: int | None, count: int | N
 from .commands import register_all  # noqa: E402
 
 register_all(cli)
+
+
+def _json_after_the_command(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.find_object(Options).json = True
+
+
+def _accept_json_everywhere(group: click.Group) -> None:
+    """``--json`` also after the command (``octractl run "..." --json``), for every command."""
+    for cmd in group.commands.values():
+        if isinstance(cmd, click.Group):
+            _accept_json_everywhere(cmd)
+        elif not any(p.name == "as_json" for p in cmd.params):
+            cmd.params.append(click.Option(["--json", "as_json"], is_flag=True, expose_value=False, is_eager=True,
+                                           callback=_json_after_the_command, help="Same as octractl --json."))
+
+
+_accept_json_everywhere(cli)
 
 
 def main() -> None:

@@ -296,3 +296,66 @@ def test_choosing_the_default_provider(daemon):
     out = daemon.ctl("providers", "remove", "first")
     assert out.returncode == 0 and "the default provider is now second" in out.stderr, out.stderr
     assert daemon.ctl("providers", "default", "--auto").returncode == 0 and default() == "second"
+
+
+def test_json_after_the_command_task_references_and_settings_in_words(daemon):
+    out = daemon.ctl("run", "a python tool that greets", "--provider", "OFFLINE", "--no-wait", "--json")
+    assert out.returncode == 0, out.stderr
+    tid = json.loads(out.stdout)["task_id"]
+    assert json.loads(daemon.ctl("show", "--json").stdout)["task_id"] == tid, "show without TASK: the newest"
+    assert json.loads(daemon.ctl("show", "last", "--json").stdout)["task_id"] == tid
+    assert json.loads(daemon.ctl("show", tid[:5], "--json").stdout)["task_id"] == tid, "a unique prefix"
+    assert json.loads(daemon.ctl("settings", "get", "--json").stdout)["sandbox"]
+    nope = daemon.ctl("show", "tzz")
+    assert nope.returncode == 1 and "no task 'tzz'" in nope.stderr
+    assert daemon.ctl("watch", "last", "--json").returncode in (0, 1)
+    assert "no task" in daemon.ctl("restore", "tnope").stderr
+    events = daemon.ctl("events", "--task", "tnope", timeout=20)
+    assert events.returncode == 1 and "no task" in events.stderr, "an unknown task is an error, not a wait"
+    assert daemon.ctl("tasks", "--limit", "0").returncode == 2
+
+    for args, words in ((["sandbox", "docker"], "sandbox must be one of auto, bwrap, none"),
+                        (["max_parallel_llm_calls", "lots"], "max_parallel_llm_calls must be a whole number"),
+                        (["colour", "blue"], "there is no setting 'colour'")):
+        bad = daemon.ctl("settings", "set", *args)
+        assert bad.returncode == 2 and words in bad.stderr, bad.stderr
+    neg = daemon.ctl("settings", "set", "command_timeout_s", "-1")
+    assert neg.returncode == 1 and "command_timeout_s must be a number from 1 to 86400" in neg.stderr, neg.stderr
+    assert daemon.ctl("settings", "set", "publish_repositories", "yes").stdout.strip() == "publish_repositories = true"
+
+
+def test_interrupting_run_says_what_happens_to_the_task(daemon):
+    """Ctrl-C stops following, not the task; a daemon that stops during a run says how to resume."""
+    from tests.fakes.ai_script import Script
+    from tests.fakes.providers import FakeProvider
+
+    with FakeProvider() as fake:
+        script = Script(plan=lambda a, n: {"questions": [], "managers": []})
+        script.delay = 30
+        fake.responder = script
+        assert daemon.ctl("providers", "set", "slow", "--kind", "openai", "--model", "m",
+                          "--base-url", fake.base_url("openai"), "--no-key").returncode == 0
+        proc = subprocess.Popen([sys.executable, "-m", "octractl", "run", "slow thing", "--provider", "slow"],
+                                env=daemon.oenv.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            while "status: planning" not in (daemon.ctl("show", "last").stdout.replace("(planning)", "status: planning")):
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=20)
+        finally:
+            proc.kill()
+        tid = json.loads(daemon.ctl("show", "--json").stdout)["task_id"]
+        assert proc.returncode == 130 and f"octractl watch {tid}" in err and f"octractl cancel {tid}" in err, err
+        assert json.loads(daemon.ctl("show", tid, "--json").stdout)["status"] == "planning", "the task goes on"
+
+        proc = subprocess.Popen([sys.executable, "-m", "octractl", "watch", tid],
+                                env=daemon.oenv.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            time.sleep(1.5)
+            daemon.stop()
+            out, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+        assert proc.returncode == 3 and f"octractl resume {tid}" in err, err

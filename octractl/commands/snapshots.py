@@ -45,13 +45,23 @@ def register(cli: click.Group) -> None:
     @click.option("--to", "dest", metavar="DIR", help="Where to restore (must not exist or be empty) [default: the project's folder].")
     @click.pass_obj
     def restore(opts: Options, task: str, dest: str | None) -> None:
-        """Copy TASK's snapshot out of the Nix store (writable, with its git history)."""
+        """Copy TASK's snapshot out of the Nix store (writable, with its git history).
+
+        TASK is a task id, a unique start of one, or `last`."""
         from ..render import print_json
 
-        params = {"task_id": task}
+        from .tasks import resolve
+
+        params = {}
         if dest is not None:
             params["dest"] = os.path.abspath(os.path.expanduser(dest))
-        res = run(opts, lambda c: c.call("project.restore", params))
+
+        async def body(c):
+            params["task_id"] = await resolve(c, task)
+            await c.call("task.get", {"task_id": params["task_id"]})  # "no such task" before "no snapshot"
+            return await c.call("project.restore", params)
+
+        res = run(opts, body)
         print_json(res) if opts.json else click.echo(res["path"])
 
     @cli.command()
