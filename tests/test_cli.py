@@ -313,6 +313,16 @@ def test_json_after_the_command_task_references_and_settings_in_words(daemon):
     events = daemon.ctl("events", "--task", "tnope", timeout=20)
     assert events.returncode == 1 and "no task" in events.stderr, "an unknown task is an error, not a wait"
     assert daemon.ctl("tasks", "--limit", "0").returncode == 2
+    assert daemon.ctl("tasks").stdout.splitlines()[0].split() == ["TASK", "STATUS", "PROJECT", "DESCRIPTION"]
+    assert daemon.ctl("projects").stdout.splitlines()[0].split() == ["PROJECT", "NAME", "TASKS", "STACK", "FOLDER"]
+
+    def complete(*words: str) -> list[str]:
+        env = {"COMP_WORDS": " ".join(("octractl", *words)), "COMP_CWORD": str(len(words)), "_OCTRACTL_COMPLETE": "bash_complete"}
+        return [line.split(",", 1)[1] for line in daemon.ctl(env=env).stdout.split()]
+
+    assert complete("show", tid[:3]) == [tid], "completion of task ids"
+    assert "cargo" in complete("guides", "show", "ca")
+    assert complete("settings", "get", "sand") == ["sandbox", "sandbox_network"]
 
     for args, words in ((["sandbox", "docker"], "sandbox must be one of auto, bwrap, none"),
                         (["max_parallel_llm_calls", "lots"], "max_parallel_llm_calls must be a whole number"),

@@ -7,6 +7,7 @@ import json
 import click
 
 from .. import exitcodes
+from ..complete import setting_keys
 from ..session import Options, fail, run
 
 
@@ -72,7 +73,7 @@ def register(cli: click.Group) -> None:
         """
 
     @settings.command("get")
-    @click.argument("key", required=False)
+    @click.argument("key", required=False, shell_complete=setting_keys)
     @click.pass_obj
     def get(opts: Options, key: str | None) -> None:
         """Print all settings, or the one named KEY."""

@@ -6,6 +6,7 @@ import os
 
 import click
 
+from ..complete import task_ids
 from ..session import Options, run
 
 
@@ -41,7 +42,7 @@ def register(cli: click.Group) -> None:
             click.echo(f"{s['task_id']:<14} {created:<19} {s['files']:>7} {_size(s['bytes']):>10}  {s['store_path']}")
 
     @cli.command()
-    @click.argument("task")
+    @click.argument("task", shell_complete=task_ids)
     @click.option("--to", "dest", metavar="DIR", help="Where to restore (must not exist or be empty) [default: the project's folder].")
     @click.pass_obj
     def restore(opts: Options, task: str, dest: str | None) -> None:

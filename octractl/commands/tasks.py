@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from .. import exitcodes
+from ..complete import task_ids
 from ..session import Options, fail, run
 
 
@@ -186,12 +187,14 @@ def register(cli: click.Group) -> None:
             return
         if not result["tasks"]:
             click.echo("no tasks")
-        for t in result["tasks"]:
-            desc = t["description"].splitlines()[0][:60]
-            click.echo(f"{t['task_id']}  {t['status']:<17} {t['project'][:24]:<24} {desc}")
+            return
+        from ..render import clip, table
+
+        click.echo(table(("TASK", "STATUS", "PROJECT", "DESCRIPTION"),
+                         [(t["task_id"], t["status"], t["project"], clip(t["description"], 60)) for t in result["tasks"]]))
 
     @cli.command("show")
-    @click.argument("task_id", metavar="[TASK]", required=False)
+    @click.argument("task_id", metavar="[TASK]", required=False, shell_complete=task_ids)
     @click.pass_obj
     def show(opts: Options, task_id) -> None:
         """Show a task (the newest without TASK): status, checks, agent tree, files, usage, results.
@@ -214,7 +217,7 @@ def register(cli: click.Group) -> None:
                 click.echo(line)
 
     @cli.command("watch")
-    @click.argument("task_id", metavar="[TASK]", required=False)
+    @click.argument("task_id", metavar="[TASK]", required=False, shell_complete=task_ids)
     @click.pass_obj
     def watch(opts: Options, task_id) -> None:
         """Print a task's events (from its start) until it stops; NDJSON with --json.
@@ -230,7 +233,7 @@ def register(cli: click.Group) -> None:
 
     def _verb(name: str, method: str, doc: str):
         @cli.command(name, help=doc + "\n\n" + TASK_HELP)
-        @click.argument("task_id", metavar="TASK")
+        @click.argument("task_id", metavar="TASK", shell_complete=task_ids)
         @click.option("--wait", is_flag=True, help="Follow the task afterwards.")
         @click.pass_obj
         def cmd(opts: Options, task_id, wait) -> None:
@@ -255,7 +258,7 @@ def register(cli: click.Group) -> None:
     _verb("cancel", "task.cancel", "Stop a task now (its AI calls and commands too).")
 
     @cli.command("resume")
-    @click.argument("task_id", metavar="TASK")
+    @click.argument("task_id", metavar="TASK", shell_complete=task_ids)
     @click.option("--meta", "meta", multiple=True, metavar="KEY=VALUE",
                   help="Flags to change first, e.g. max_fix_attempts=5 or max_llm_calls=200.")
     @click.option("--wait", is_flag=True, help="Follow the task afterwards.")
@@ -292,7 +295,7 @@ def register(cli: click.Group) -> None:
             click.echo(f"resume: {task_id}" + (f" ({', '.join(f'{k}={v}' for k, v in params['meta'].items())})" if meta else ""))
 
     @cli.command("approve")
-    @click.argument("task_id", metavar="TASK")
+    @click.argument("task_id", metavar="TASK", shell_complete=task_ids)
     @click.option("--reject", is_flag=True, help="Reject the plan (with --feedback: the Boss plans again).")
     @click.option("--feedback", metavar="TEXT", help="What to change in the plan.")
     @click.option("--wait", is_flag=True, help="Follow the task afterwards.")
@@ -324,7 +327,7 @@ def register(cli: click.Group) -> None:
                        if feedback else f"rejected: {task_id} is cancelled (give --feedback to have the Boss plan again)")
 
     @cli.command("reply")
-    @click.argument("task_id", metavar="TASK")
+    @click.argument("task_id", metavar="TASK", shell_complete=task_ids)
     @click.argument("text")
     @click.option("--wait", is_flag=True, help="Follow the task that carries the message.")
     @click.pass_obj
