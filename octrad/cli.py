@@ -73,7 +73,7 @@ def serve(socket_, config_file, data_dir, log_dir, log_level) -> None:
 
 @cli.command("install-service")
 @click.option("--user", "user", is_flag=True, default=True, help="Install for this user (systemd --user; the only mode).")
-@click.option("--dest", metavar="DIR", help="Write the units here instead of ~/.config/systemd/user.")
+@click.option("--dest", metavar="DIR", help="Write the units here instead of $XDG_CONFIG_HOME/systemd/user (~/.config/...).")
 @click.option("--exec", "exec_path", metavar="PATH", help="The octrad to run (default: this one).")
 def install_service(user: bool, dest: str | None, exec_path: str | None) -> None:
     """Write octrad.service and octrad.socket (systemd user units) and say how to enable them."""
@@ -87,7 +87,8 @@ def install_service(user: bool, dest: str | None, exec_path: str | None) -> None
     if not os.path.isabs(exe) or not os.access(exe, os.X_OK):
         click.echo(f"octrad: cannot find an executable octrad (got {exe!r}); pass --exec PATH", err=True)
         sys.exit(1)
-    folder = Path(dest).expanduser() if dest else Path.home() / ".config" / "systemd" / "user"
+    config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    folder = Path(dest).expanduser() if dest else config_home / "systemd" / "user"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "octrad.service").write_text(service_unit(exe))
     (folder / "octrad.socket").write_text(socket_unit())

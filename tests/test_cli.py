@@ -369,3 +369,9 @@ def test_interrupting_run_says_what_happens_to_the_task(daemon):
         finally:
             proc.kill()
         assert proc.returncode == 3 and f"octractl resume {tid}" in err, err
+
+
+def test_a_new_project_name_is_said(daemon):
+    out = daemon.ctl("run", "a python tool", "--project", "nosuch", "--no-wait")
+    assert out.returncode == 0 and "there is no project 'nosuch' yet: this task starts it" in out.stderr, out.stderr
+    daemon.ctl("cancel", "last")

@@ -120,7 +120,7 @@ def finish(opts: Options, task: dict) -> None:
 def register(cli: click.Group) -> None:
     @cli.command("run")
     @click.argument("description")
-    @click.option("--project", metavar="P", help="Project id or name (a new project by default).")
+    @click.option("--project", metavar="P", help="Project id or name (a new project by default; a new name starts one).")
     @click.option("--stack", metavar="S", help="e.g. rust, node, python, go (the Boss picks one otherwise).")
     @click.option("--provider", metavar="P", help="A configured provider, offline or replay.")
     @click.option("--model", metavar="M", help="Model name for the provider.")
@@ -152,6 +152,16 @@ def register(cli: click.Group) -> None:
         following: dict = {}
 
         async def body(client):
+            if project:
+                from octra_protocol.errors import RpcError
+
+                try:
+                    await client.call("task.list", {"project": project, "limit": 1})
+                except RpcError as exc:
+                    if exc.kind != "not_found":
+                        raise
+                    if not opts.json:
+                        click.echo(f"octractl: there is no project {project!r} yet: this task starts it", err=True)
             created = await client.call("task.create", params)
             if not wait:
                 return created, None
