@@ -87,7 +87,6 @@ def read_file(path: str) -> FileConfig:
 
     bad = [f"[settings] {why}" for key, value in fc.settings.items() if (why := problem(key, value))]
     if "default_provider" in fc.settings:
-        bad = [b for b in bad if "default_provider" not in b]
         bad.append("[settings] default_provider: put it at the top of the file (default_provider = \"NAME\"), "
                    "or choose it with `octractl providers default NAME`")
     if bad:
@@ -138,7 +137,7 @@ def load(
         where = "--log-level" if log_level else "OCTRA_LOG_LEVEL" if _env("OCTRA_LOG_LEVEL") else f"{cfg_path}: log_level"
         raise ConfigError(f"{where} must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
     provider_source = ("--provider" if default_provider else "OCTRA_PROVIDER" if _env("OCTRA_PROVIDER")
-                       else f"{cfg_path}" if fc.default_provider else "")
+                       else cfg_path if fc.default_provider else "")
     return Config(
         socket=socket_path(socket),
         config_file=cfg_path,

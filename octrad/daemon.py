@@ -56,7 +56,6 @@ class Daemon:
 
     async def run(self) -> None:
         cfg = self.config
-        lock: SocketLock | None = None
         for d in (cfg.data_dir, cfg.projects_dir, cfg.gcroots_dir):
             Path(d).mkdir(parents=True, exist_ok=True, mode=0o700)
         # the data first: a second daemon on the same data must not even take a socket

@@ -90,7 +90,7 @@ def test_settings_survive_a_restart(daemon):
     values = json.loads(daemon.ctl("--json", "settings", "get").stdout)
     assert values["publish_repositories"] is True and values["sandbox"] == "none"
     bad = daemon.ctl("settings", "set", "sandbox", "docker")
-    assert bad.returncode == 1 and "sandbox" in bad.stderr
+    assert bad.returncode == 2 and "sandbox must be one of auto, bwrap, none" in bad.stderr, "refused before it is sent"
 
 
 def test_protocol_mismatch_exits_2(daemon):
