@@ -93,7 +93,7 @@ class DataLock(SocketLock):
         pid, _, sock = holder.partition(" ")
         where = f" (its socket: {sock})" if sock else ""
         return StartupError(
-            f"another octrad (pid {pid or '?'}) already uses the data folder {Path(self.path).parent}{where}; "
+            f"another octrad (pid {pid or '?'}) is already running on the data folder {Path(self.path).parent}{where}; "
             "stop it first (octractl shutdown), or give this daemon its own data folder (OCTRA_DATA_DIR)"
         )
 

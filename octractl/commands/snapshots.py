@@ -58,9 +58,15 @@ def register(cli: click.Group) -> None:
             params["dest"] = os.path.abspath(os.path.expanduser(dest))
 
         async def body(c):
+            from octra_protocol.errors import RpcError
+
             params["task_id"] = await resolve(c, task)
-            await c.call("task.get", {"task_id": params["task_id"]})  # "no such task" before "no snapshot"
-            return await c.call("project.restore", params)
+            try:
+                return await c.call("project.restore", params)
+            except RpcError as exc:
+                if exc.kind == "not_found":
+                    await c.call("task.get", {"task_id": params["task_id"]})  # "no task" rather than "no snapshot"
+                raise
 
         res = run(opts, body)
         print_json(res) if opts.json else click.echo(res["path"])

@@ -49,7 +49,7 @@ async def resolve(client, ref: str | None) -> str:
     if len(hits) == 1:
         return hits[0]
     if not hits:
-        raise RpcError.of("not_found", f"no task {ref!r} (see: octractl tasks)")
+        return ref  # the daemon's answer (a task it keeps out of task.list, or "no task")
     raise RpcError.of("conflict", f"{ref!r} is the start of {len(hits)} tasks: {', '.join(hits[:5])}{' ...' if len(hits) > 5 else ''}")
 
 
