@@ -18,7 +18,7 @@ from .config import Config
 from .events import EventBus
 from .rpc import Router
 from .secretstore import SecretError, SecretStore, move_plaintext_out
-from .server import Server, SocketLock, StartupError, bind_socket
+from .server import DataLock, Server, SocketLock, StartupError, bind_socket
 from .store import Database
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,18 @@ class Daemon:
 
     async def run(self) -> None:
         cfg = self.config
+        for d in (cfg.data_dir, cfg.projects_dir, cfg.gcroots_dir):
+            Path(d).mkdir(parents=True, exist_ok=True, mode=0o700)
+        # the data first: a second daemon on the same data must not even take a socket
+        data_lock = DataLock(cfg.data_dir, cfg.socket)
+        data_lock.acquire()
+        try:
+            await self._run_locked()
+        finally:
+            data_lock.release()
+
+    async def _run_locked(self) -> None:
+        cfg = self.config
         lock: SocketLock | None = None
         passed = systemd.listen_fds()
         if passed:
@@ -72,8 +84,6 @@ class Daemon:
                 lock.release()
                 raise
             owned = True
-        for d in (cfg.data_dir, cfg.projects_dir, cfg.gcroots_dir):
-            Path(d).mkdir(parents=True, exist_ok=True, mode=0o700)
         # projects' git directories and trusted flakes live in the data folder, out of the projects' reach
         from . import statedirs
         from .pipeline import gitrepo

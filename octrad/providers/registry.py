@@ -112,6 +112,8 @@ class Registry:
         self.file_errors: dict[str, str] = {}
         self._file_key_env: dict[str, str] = {}
         self._configured_default = default_name
+        #: the user's choice (setting default_provider, ``octractl providers default``); wins over the rest
+        self.chosen = ""
         for name, table in file_providers.items():
             try:
                 own, overrides, per_model = _split_overrides(name, table)
@@ -137,7 +139,7 @@ class Registry:
             )
 
     async def load(self) -> None:
-        rows = await self.db.fetchall("SELECT name, kind, base_url, model, extra FROM providers ORDER BY updated_at")
+        rows = await self.db.fetchall("SELECT name, kind, base_url, model, extra FROM providers ORDER BY created_at, name")
         stored = {}
         for r in rows:
             extra = msgspec.json.decode(r["extra"] or "{}")
@@ -231,11 +233,14 @@ class Registry:
         )
 
     def default_name(self) -> str:
-        """OCTRA_PROVIDER / config default_provider, else a configured one, else ``offline``."""
+        """The user's choice, else OCTRA_PROVIDER / config default_provider, else the first
+        configured one, else ``offline``."""
+        if self.chosen:
+            return self.chosen
         if self._configured_default:
             return self._configured_default
         if self._stored_order:
-            return self._stored_order[-1]
+            return self._stored_order[0]
         if self._file:
             return next(iter(self._file))
         env = self._env_configs()
