@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-APT_PACKAGES=(git nix-bin bubblewrap tmux systemd)
+APT_PACKAGES=(git nix-bin bubblewrap passt slirp4netns iproute2 util-linux tmux systemd)
 command -v python3 >/dev/null || APT_PACKAGES+=(python3)
 python3 -m venv --help >/dev/null 2>&1 || APT_PACKAGES+=(python3-venv)
 

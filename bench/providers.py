@@ -30,6 +30,7 @@ from octrad.providers import CallSite, Message  # noqa: E402
 from octrad.providers.service import ADAPTERS, LLMService  # noqa: E402
 from octrad.providers.types import CompletionRequest  # noqa: E402
 from octrad.providers.schema import answer_schema  # noqa: E402
+from octrad.secretstore import SecretStore  # noqa: E402
 from octrad.settings import SettingsStore  # noqa: E402
 from octrad.store import Database  # noqa: E402
 from tests.fakes.providers import FakeProvider, Reply  # noqa: E402
@@ -66,11 +67,11 @@ async def main(calls: int, kind: str, stream: bool) -> None:
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(bus.run_writer)
-            llm = LLMService(db, bus, SettingsStore(db, {}))
+            llm = LLMService(db, bus, SettingsStore(db, {}), secrets=await SecretStore.open(tmp))
             await llm.start()
             cfg = await llm.registry.set("bench", kind, "gpt-4o-mini", fake.base_url(kind), "sk-bench-key-000000")
             name, schema = answer_schema(WorkerAnswer)
-            req = CompletionRequest(messages=MESSAGES, schema=schema, schema_name=name, model=cfg.model, temperature=0.2, stream=stream)
+            req = CompletionRequest(messages=MESSAGES, schema=schema, schema_name=name, model=cfg.model, temperature=0.2, max_tokens=1024, stream=stream)
             http = ADAPTERS[kind].build(cfg, req)
             now = time.time()
             await db.execute("INSERT INTO projects(id, name, path, created_at, updated_at) VALUES ('p','p','/tmp/p',?,?)", (now, now))

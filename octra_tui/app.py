@@ -18,7 +18,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Log, Static, Tree
@@ -80,30 +80,67 @@ def agent_label(agent, frame: int) -> Text:
 def task_label(task: dict) -> Text:
     status = task.get("status", "")
     mark = STATUS_MARK.get(status, "•" if status not in RUNNING_STATES else "▶")
-    desc = (task.get("description") or "").splitlines()[0] if task.get("description") else "?"
-    return Text.assemble((mark, status_style(status)), " ", desc)
+    return Text.assemble((mark, status_style(status)), " ", first_line(task.get("description")) or "?")
+
+
+def first_line(text: str | None, limit: int = 120) -> str:
+    """The start of a description's first line (what is drawn of it, whatever its size)."""
+    head = (text or "")[: limit + 1].split("\n", 1)[0]
+    return head if len(head) <= limit else head[: limit - 1] + "…"
+
+
+class WrappedLog(Log):
+    """The task's log; lines are wrapped to its width (re-wrapped when the width changes),
+    so nothing is readable only by scrolling sideways."""
+
+    wrap_width = 0
+
+    def on_resize(self) -> None:
+        width = self.scrollable_content_region.width - 1  # room for the vertical scrollbar
+        if width != self.wrap_width:
+            self.wrap_width = width
+            self.app.rewrap_log()
+
+    def wrapped(self, lines: Iterable[str], indent: str) -> list[str]:
+        import textwrap
+
+        width = self.wrap_width
+        if width < 20:
+            return list(lines)
+        out: list[str] = []
+        for line in lines:
+            if len(line) <= width:
+                out.append(line)
+            else:
+                out += textwrap.wrap(line, width, subsequent_indent=indent, drop_whitespace=False,
+                                     replace_whitespace=False) or [line]
+        return out
 
 
 class OctraApp(App):
     TITLE = "Octra"
     CSS_PATH = "octra.tcss"
+    # the footer shows what works now (check_action hides the rest); ? lists them all
     BINDINGS = [
-        Binding("n", "new_task", "New task"),
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
+        Binding("n", "new_task", "New"),
         Binding("a", "approve", "Approve"),
+        Binding("c", "cancel_task", "Cancel"),
+        Binding("r", "resume_task", "Resume"),
+        Binding("e", "report", "Report"),
         Binding("s", "settings", "Settings"),
         Binding("p", "providers", "Providers"),
         Binding("h", "snapshots", "Snapshots"),
         Binding("x", "context", "Context"),
-        Binding("k", "skills", "Skills", show=False),
-        Binding("g", "guides", "Guides", show=False),
         Binding("o", "task_options", "Options", show=False),
         # also while typing a description, where "o" is just a letter
         Binding("ctrl+o", "task_options", "Options", show=False, priority=True),
-        Binding("c", "cancel_task", "Cancel task", show=False),
-        Binding("r", "resume_task", "Resume task", show=False),
         Binding("i", "focus_input", "Input", show=False),
         Binding("f5", "refresh", "Refresh/reconnect", show=False),
         Binding("q", "quit", "Quit"),
+        # last: at 80 columns the footer cuts these first (? and the palette list them too)
+        Binding("k", "skills", "Skills"),
+        Binding("g", "guides", "Guides"),
         Binding("escape", "leave_input", "Leave input", show=False),
     ]
 
@@ -148,11 +185,13 @@ class OctraApp(App):
                 agents: Tree = Tree("no task", id="agents")
                 agents.guide_depth = 2
                 yield agents
-                yield Log(max_lines=TASK_LINES, id="log")
-                yield Static("", id="summary")
+                yield WrappedLog(max_lines=TASK_LINES, id="log")
+                with VerticalScroll(id="summary-box"):
+                    yield Static("", id="summary")
         yield Static("", id="conn")
         yield Input(placeholder="Describe a new task and press Enter (ctrl+o: options)", id="chat")
-        yield Footer()
+        # compact, without the palette's hint (? lists ctrl+p): room for the keys that work now
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#log", Log).border_title = "log"
@@ -166,14 +205,27 @@ class OctraApp(App):
 
     #: actions of the main screen: off (and out of the footer) on the others
     MAIN_ACTIONS = frozenset({"new_task", "approve", "settings", "providers", "snapshots", "context", "skills", "guides",
-                              "task_options", "cancel_task", "resume_task", "focus_input", "leave_input"})
+                              "task_options", "cancel_task", "resume_task", "report", "focus_input", "leave_input", "help"})
+
+    def _selected_status(self) -> str | None:
+        model = self.models.get(self.selected_task or "")
+        if model is not None and model.seqs:
+            return model.status
+        return (self.detail or {}).get("status") or (self.tasks.get(self.selected_task or "") or {}).get("status")
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action in self.MAIN_ACTIONS and len(self.screen_stack) > 1:
             return False
+        # keys that act on the selected task are there (in the footer too) only when they would work
+        status = self._selected_status() if self.selected_task else None
         if action == "approve":
-            # shown dimmed unless a plan waits for approval
-            return True if (self.detail or {}).get("status") == "awaiting_approval" else None
+            return status == "awaiting_approval"
+        if action == "cancel_task":
+            return status is not None and status not in FINAL_STATES and status != "interrupted"
+        if action == "resume_task":
+            return status in ("failed", "interrupted")
+        if action == "report":
+            return self.detail is not None
         return True
 
     # -- connection ---------------------------------------------------------
@@ -304,12 +356,13 @@ class OctraApp(App):
         self.query_one("#log", Log).clear()
         self.query_one("#summary", Static).update("")
         self._update_input()
+        self.refresh_bindings()
         if task_id is None:
             tree.root.set_label("no task")
             self.query_one("#task-title", Static).update("Select a task, or press [b]n[/] and describe a new one.")
             return
         t = self.tasks.get(task_id, {})
-        tree.root.set_label(Text((t.get("description") or task_id).splitlines()[0][:60], "bold"))
+        tree.root.set_label(Text(first_line(t.get("description"), 60) or task_id, "bold"))
         tree.root.data = None
         self._render_title()
         model = self.models.get(task_id)
@@ -403,7 +456,7 @@ class OctraApp(App):
         tree = self.query_one("#agents", Tree)
         tree.clear()
         self._agent_nodes = {}
-        tree.root.set_label(Text((model.description or model.task_id).splitlines()[0][:60], "bold"))
+        tree.root.set_label(Text(first_line(model.description, 60) or model.task_id, "bold"))
         model.changed = set(model.agents)
         self._render_agents(model)
         tree.root.expand_all()
@@ -429,10 +482,18 @@ class OctraApp(App):
                 node.set_label(agent_label(agent, self._frame))
         model.changed = set()
 
+    def _log_indent(self) -> str:
+        return "    " if self.selected_agent else " " * 13 + "│   "
+
+    def rewrap_log(self) -> None:
+        model = self.models.get(self.selected_task or "")
+        if model is not None:
+            self._render_log(model)
+
     def _render_log(self, model: TaskModel) -> None:
-        log = self.query_one("#log", Log)
+        log = self.query_one("#log", WrappedLog)
         log.clear()
-        log.write_lines(model.view_lines(self.selected_agent))
+        log.write_lines(log.wrapped(model.view_lines(self.selected_agent), self._log_indent()))
         # the new size is known after the next layout: scroll then
         self.call_after_refresh(log.scroll_end, animate=False, x_axis=False)
         log.border_title = f"log · {model.role(self.selected_agent)}" if self.selected_agent else "log · all agents"
@@ -495,8 +556,9 @@ class OctraApp(App):
             self._render_agents(model)
         if new_lines:
             aid = self.selected_agent
-            log = self.query_one("#log", Log)
+            log = self.query_one("#log", WrappedLog)
             lines = [model.format(a, text) for a, text in new_lines] if aid is None else [t for a, t in new_lines if a == aid]
+            lines = log.wrapped(lines, self._log_indent())
             if lines:
                 # follow the end unless the user scrolled up (a new horizontal scrollbar must not stop it)
                 follow = log.scroll_y >= log.max_scroll_y - 2
@@ -542,22 +604,33 @@ class OctraApp(App):
         text = event.value.strip()
         if not text:
             return
-        if self.new_mode or self.selected_task is None:
-            await self.create_task(text)
+        chat = event.input
+        new = self.new_mode or self.selected_task is None
+        # the keys work again at once (c cancels, not types a c), before the daemon answers
+        chat.value = ""
+        chat.border_subtitle = ""
+        self.query_one("#agents", Tree).focus()
+        if new:
+            sent = await self.create_task(text) is not None
         else:
             status = (self.detail or {}).get("status")
             if status == "awaiting_approval":
-                ok = await self.rpc("task.approve", {"task_id": self.selected_task, "approved": False, "feedback": text})
-                if ok is None:
-                    return
-                self.notify("plan rejected: the Boss plans again with your feedback")
+                sent = await self.rpc("task.approve", {"task_id": self.selected_task, "approved": False, "feedback": text}) is not None
+                if sent:
+                    self.notify("plan rejected: the Boss plans again with your feedback")
             else:
                 res = await self.rpc("task.message", {"task_id": self.selected_task, "content": text})
-                if res is None:
-                    return
-                self._expect_task(res["task_id"], text)
-        event.input.value = ""
-        self.query_one("#agents", Tree).focus()
+                sent = res is not None
+                if sent:
+                    self._expect_task(res["task_id"], text)
+        if not sent:
+            # nothing typed is lost: the text goes back in the input, with why
+            self.new_mode = new
+            chat.value = text
+            chat.border_subtitle = ("not sent: the daemon is unreachable, Enter sends it again" if self.connection != "connected"
+                                    else "not sent (see the message): change it and press Enter")
+            self._update_input()
+            chat.focus()
 
     async def create_task(self, description: str) -> str | None:
         o = self.task_options
@@ -596,8 +669,23 @@ class OctraApp(App):
         self.query_one("#chat", Input).focus()
 
     def action_leave_input(self) -> None:
-        if self.focused is self.query_one("#chat", Input):
+        from textual.widgets import HelpPanel
+
+        if self.screen.query(HelpPanel):
+            self.action_hide_help_panel()  # the palette's "Keys" panel
+        elif self.focused is self.query_one("#chat", Input):
             self.query_one("#tasks", Tree).focus()
+
+    def action_help(self) -> None:
+        from .dialogs import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def action_report(self) -> None:
+        from .dialogs import ReportScreen
+
+        if self.detail is not None:
+            self.push_screen(ReportScreen(self.detail))
 
     def action_focus_input(self) -> None:
         self.query_one("#chat", Input).focus()
@@ -607,10 +695,10 @@ class OctraApp(App):
         if self.selected_task:
             self.refresh_detail(self.selected_task)
         if self.connection != "connected":
-            self.link.retry_now(start=True)
+            self.link.retry_now()
 
     def action_reconnect(self) -> None:
-        self.link.retry_now(start=True)
+        self.link.retry_now()
 
     def action_task_options(self) -> None:
         from .dialogs import TaskOptionsScreen

@@ -41,7 +41,10 @@ class PromptScreen(ModalScreen[str | None]):
                 yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:
-        self.query_one("#prompt", Input).focus()
+        field = self.query_one("#prompt", Input)
+        field.focus()
+        # a long value (a path) is shown from its start, not scrolled to its end
+        field.cursor_position = 0
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#ok")
@@ -215,4 +218,108 @@ class ContextFormScreen(ModalScreen[dict | None]):
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question; only y or the Yes button says yes."""
+
+    BINDINGS = [Binding("escape,n", "no", "No"), Binding("y", "yes", "Yes")]
+
+    def __init__(self, question: str, yes: str = "Yes") -> None:
+        super().__init__()
+        self.question = question
+        self.yes = yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog compact"):
+            yield Label(Text(self.question))
+            with Horizontal(classes="buttons"):
+                yield Button(f"{self.yes} (y)", variant="error", id="yes")
+                yield Button("No (n)", variant="primary", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    @on(Button.Pressed, "#yes")
+    def action_yes(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#no")
+    def action_no(self) -> None:
+        self.dismiss(False)
+
+
+#: the main screen's keys, as the help screen lists them: (keys, what, when)
+MAIN_KEYS = (
+    ("n", "describe a new task in the input (Enter sends it)", ""),
+    ("ctrl+o / o", "options of new tasks: project, stack, provider, model, plan approval", ""),
+    ("i", "go to the input (follow up on the selected task, answer its questions)", ""),
+    ("Esc", "leave the input; close the Keys panel", ""),
+    ("a", "approve (or reject) the plan", "when a plan waits"),
+    ("c", "cancel the selected task", "while it runs"),
+    ("r", "resume the selected task from its last completed step", "when it failed or was interrupted"),
+    ("e", "the selected task's whole report: error, checks and their output, notes", "when a task is selected"),
+    ("s", "settings", ""),
+    ("p", "providers: add, test, make default, remove", ""),
+    ("h", "snapshots of the selected project; restore one to a folder", ""),
+    ("x", "context entries of the selected project", ""),
+    ("k / g", "skills / tool guides", ""),
+    ("F5", "reload (and reconnect now, starting octrad unless autostart is off)", ""),
+    ("ctrl+p", "command palette: every action by name", ""),
+    ("? / F1", "this help", ""),
+    ("q", "quit (tasks keep running in the daemon)", ""),
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    """What every key of the main screen does, and when it works."""
+
+    BINDINGS = [Binding("escape,q,question_mark,f1", "close", "Close")]
+
+    def compose(self) -> ComposeResult:
+        from rich.table import Table
+
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold cyan", no_wrap=True)
+        table.add_column()
+        for keys, what, when in MAIN_KEYS:
+            table.add_row(keys, Text.assemble(what, (f"  ({when})" if when else "", "dim")))
+        with Vertical(classes="dialog wide compact", id="help"):
+            yield Label("[b]Octra keys[/]  (the footer shows the ones that work now)")
+            yield VerticalScroll(Static(table), id="help-keys")
+            yield Static(Text("Tasks run in the daemon (octrad): quitting leaves them running. "
+                              "Scripts: octractl (octractl --help).", "dim"))
+            with Horizontal(classes="buttons"):
+                yield Button("Close (Esc)", variant="primary", id="close")
+
+    @on(Button.Pressed, "#close")
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class ReportScreen(ModalScreen[None]):
+    """A task's whole report: the full error, every check's output, the notes."""
+
+    BINDINGS = [Binding("escape,q,e", "close", "Close")]
+
+    def __init__(self, task: dict) -> None:
+        super().__init__()
+        self.task_ = task
+
+    def compose(self) -> ComposeResult:
+        from .model import summary_text
+
+        t = self.task_
+        with Vertical(classes="dialog wide compact", id="report"):
+            yield Label(Text.assemble(("Task ", "bold"), (t["task_id"], "bold"), f"  {t.get('project', '')}"))
+            yield VerticalScroll(Static(summary_text(t, tail_lines=None), id="report-text"), id="report-body")
+            with Horizontal(classes="buttons"):
+                yield Button("Close (Esc)", variant="primary", id="close")
+
+    def on_mount(self) -> None:
+        self.query_one("#report-body").focus()
+
+    @on(Button.Pressed, "#close")
+    def action_close(self) -> None:
         self.dismiss(None)

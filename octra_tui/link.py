@@ -49,7 +49,6 @@ class Link:
         self.server: dict[str, Any] = {}
         self.attempts = 0
         self._wake = anyio.Event()
-        self._start_next = False
 
     async def run(self) -> None:
         backoff = BACKOFF_START
@@ -57,11 +56,9 @@ class Link:
         while True:
             self.on_state("connecting", "" if first else f"attempt {self.attempts + 1}")
             try:
-                # only the first connection starts a daemon: one that went away
-                # later was stopped on purpose or is restarting
-                start = self.autostart and (first or self._start_next)
-                self._start_next = False
-                async with connect(self.socket, client="octra-tui", autostart=start) as c:
+                # as the CLI does: a daemon that went away is started again (unless
+                # autostart is off); one that is restarting wins the race and is used
+                async with connect(self.socket, client="octra-tui", autostart=self.autostart) as c:
                     self.client = c
                     self.server = c.server
                     await self._stream(c)
@@ -100,9 +97,8 @@ class Link:
                 self.seq = ev.seq
                 self.on_event(ev)
 
-    def retry_now(self, start: bool = False) -> None:
-        """Skip the rest of the backoff wait (and start the daemon if ``start`` and autostart allows)."""
-        self._start_next = start
+    def retry_now(self) -> None:
+        """Skip the rest of the backoff wait (the next attempt starts the daemon unless autostart is off)."""
         self._wake.set()
 
     @property

@@ -242,9 +242,49 @@ def event_lines(ev: Any) -> list[str]:
     return [f"{kind} {data}"] if kind not in ("task.finished",) else []
 
 
-def summary_text(task: dict) -> str:
-    """The finished (or waiting) task in a few lines of Rich markup: files, usage,
-    store path, links.  Everything that comes from the task is escaped."""
+#: output lines of a failed check shown in the summary (the report, key e, shows them all)
+SUMMARY_TAIL = 6
+
+
+def verdict(task: dict) -> tuple[str, str] | None:
+    """("verified" / "failed checks: ..." / "unverified: why", style); None while nothing was checked."""
+    checks = task.get("checks") or []
+    if task.get("verified") is True:
+        return f"✓ verified: {len(checks)} check{'s' if len(checks) != 1 else ''} passed", "green"
+    if task.get("verified") is False:
+        failed = [c["name"] for c in checks if c.get("exit_code") is not None and not c.get("passed")]
+        return "✗ failed checks: " + (", ".join(failed) or "?"), "bold red"
+    if task.get("status") != "done" and not checks:
+        return None
+    why = sorted({c["skipped_reason"] for c in checks if c.get("skipped_reason")})
+    return "unverified: " + ("; ".join(why) if why else "no check could run" + (" (see the notes)" if task.get("notes") else "")), "yellow"
+
+
+def check_parts(task: dict, tail_lines: int | None) -> list[str]:
+    """Rich markup: one line per check (✓/✗, exit code, duration), a failed one's output tail."""
+    from rich.markup import escape as e
+
+    out = []
+    for c in task.get("checks") or []:
+        if c.get("exit_code") is None:
+            out.append(f"  [yellow]–[/] {e(c['name'])} [dim]{e(c['command'])}[/]  not run: {e(c.get('skipped_reason') or '?')}")
+            continue
+        mark = "[green]✓[/]" if c.get("passed") else "[red]✗[/]"
+        out.append(f"  {mark} {e(c['name'])} [dim]{e(c['command'])}[/]  exit {c['exit_code']}, {c.get('duration_s', 0):.1f}s")
+        if not c.get("passed"):
+            tail = (c.get("output_tail") or "").rstrip().splitlines()
+            if tail_lines is not None:
+                tail = tail[-tail_lines:]
+            out += [f"    [dim]│ {e(line)}[/]" for line in tail] or ["    [dim]│ (no output)[/]"]
+    return out
+
+
+SANDBOX_WARNING = "[b red]⚠ commands ran UNSANDBOXED[/] [red](sandbox = none, or bubblewrap missing): they had your user's full access[/]"
+
+
+def summary_text(task: dict, tail_lines: int | None = SUMMARY_TAIL) -> str:
+    """The finished (or waiting) task in a few lines of Rich markup: the verdict and checks,
+    the error, files, usage, store path, links.  Everything that comes from the task is escaped."""
     from rich.markup import escape as e
 
     u = task.get("usage") or {}
@@ -258,11 +298,23 @@ def summary_text(task: dict) -> str:
         plan = task.get("plan") or {}
         roles = ", ".join(m.get("role", "?") for m in plan.get("managers") or [])
         lines.append(f"[magenta]plan awaits approval[/]: {e(str(plan.get('tech_stack', '')))} — {e(roles)}  (press a)")
+    if task.get("sandbox") == "none":
+        lines.append(SANDBOX_WARNING)
     err = task.get("error")
     if err and status != "done":
         lines.append(f"[red]{e(str(err.get('kind')))}: {e(str(err.get('message')))}[/]")
-    if task.get("files"):
-        lines.append("files " + e(", ".join(task["files"][:40])))
+        if status in ("failed", "interrupted") and err.get("kind") != "invalid_params":
+            hint = f"resume: r, or octractl resume {task['task_id']}" + (
+                " --meta max_fix_attempts=5" if err.get("kind") == "checks_failed" else "")
+            lines.append(f"[dim]{e(hint)}{'  ·  e: the whole report' if tail_lines is not None else ''}[/]")
+    word = verdict(task)
+    if word:
+        lines.append(f"[{word[1]}]{e(word[0])}[/]")
+    lines += check_parts(task, tail_lines)
+    files = task.get("files") or []
+    if files:
+        shown = files if tail_lines is None else files[:40]
+        lines.append("files " + e(", ".join(shown)) + (f" … and {len(files) - len(shown)} more" if len(files) > len(shown) else ""))
     if task.get("store_path"):
         lines.append(f"snapshot {e(task['store_path'])}")
     if task.get("repo_url"):

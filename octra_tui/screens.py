@@ -77,9 +77,17 @@ def parse_setting(name: str, raw: str) -> Any:
 
 
 class SettingsScreen(Screen):
-    """The daemon's settings; a toggle or a choice applies at once, a typed value on Enter."""
+    """The daemon's settings; a toggle or a choice applies at once, a typed value on Enter.
+
+    Opening it never writes: a widget's change is sent only when it differs from the
+    value the daemon last gave (widgets report their first values too, late)."""
 
     BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("f5", "reload", "Reload")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: the daemon's values as last read or saved (None: not read yet, nothing is sent)
+        self.known: dict[str, Any] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -105,6 +113,7 @@ class SettingsScreen(Screen):
             self.show(s)
 
     def show(self, s: dict) -> None:
+        self.known = dict(s)
         with self.prevent(Switch.Changed, Select.Changed):
             for name, _, _ in SWITCH_SETTINGS:
                 self.query_one(f"#set-{name}", Switch).value = bool(s.get(name))
@@ -116,13 +125,18 @@ class SettingsScreen(Screen):
     def say(self, text: str, error: bool = False) -> None:
         self.query_one("#settings-status", Static).update(Text(text, "bold red" if error else "green"))
 
+    def changed(self, name: str, value: Any) -> None:
+        """Save ``name`` only when the user made it differ from the daemon's value."""
+        if self.known is not None and self.known.get(name) != value:
+            self.save({name: value})
+
     @on(Switch.Changed)
     def _switch(self, event: Switch.Changed) -> None:
-        self.save({event.switch.id.removeprefix("set-"): event.value})
+        self.changed(event.switch.id.removeprefix("set-"), event.value)
 
     @on(Select.Changed, "#set-sandbox")
     def _sandbox(self, event: Select.Changed) -> None:
-        self.save({"sandbox": event.value})
+        self.changed("sandbox", event.value)
 
     @on(Input.Submitted)
     def _typed(self, event: Input.Submitted) -> None:
@@ -132,7 +146,10 @@ class SettingsScreen(Screen):
         except ValueError as exc:
             self.say(str(exc), error=True)
             return
-        self.save({name: value})
+        if self.known is not None and self.known.get(name) == value:
+            self.say(f"{name} is already {value}")
+            return
+        self.changed(name, value)
 
     @work(group="settings-save")
     async def save(self, change: dict) -> None:
@@ -207,7 +224,8 @@ class ProvidersScreen(TableScreen):
     heading = "providers"
     columns = ("name", "kind", "model", "base url", "key", "source")
     BINDINGS = [*TableScreen.BINDINGS, Binding("a", "add", "Add"), Binding("t", "test", "Test"),
-                Binding("e", "edit", "Edit"), Binding("d", "remove", "Remove")]
+                Binding("e", "edit", "Edit"), Binding("m", "make_default", "Make default"),
+                Binding("o", "offline_default", "Default: offline"), Binding("d", "remove", "Remove")]
 
     def __init__(self) -> None:
         super().__init__()
@@ -222,7 +240,8 @@ class ProvidersScreen(TableScreen):
         self.fill([(p["name"], (p["name"] + (" *" if p.get("default") else ""), p["kind"], p["model"],
                                 p.get("base_url") or "", "yes" if p.get("has_key") else "no", p.get("source", "")))
                    for p in res["providers"]])
-        intro = Text.assemble("default provider: ", (res["default"], "bold"), "   (a add, t test, e edit, d remove)")
+        intro = Text.assemble("default provider: ", (res["default"], "bold"),
+                              "   (a add, t test, e edit, m make default, o default offline, d remove)")
         for err in res.get("errors") or []:
             intro.append(f"\n{err['name']}: {err['error']}", "red")
         self.intro(intro)
@@ -271,10 +290,36 @@ class ProvidersScreen(TableScreen):
         self.detail(Text(f"{name}: {res['model']} answered {res['answer']!r} in {res['latency_ms']:.0f} ms "
                          f"({res['tokens_in']}+{res['tokens_out']} tokens, {res['attempts']} attempt(s))", "green"))
 
+    def action_make_default(self) -> None:
+        if self.current is not None:
+            self.choose_default(self.current)
+
+    def action_offline_default(self) -> None:
+        self.choose_default("offline")
+
     @work(group="save")
-    async def action_remove(self) -> None:
-        name = self.current
-        if name is not None and await self.app.rpc("providers.remove", {"name": name}) is not None:
+    async def choose_default(self, name: str) -> None:
+        if await self.app.rpc("settings.set", {"default_provider": name}) is not None:
+            self.app.notify(f"default provider: {name}" + (" (no AI)" if name == "offline" else ""))
+            self.action_reload()
+
+    def action_remove(self) -> None:
+        from .dialogs import ConfirmScreen
+
+        p = self.items.get(self.current or "")
+        if p is None:
+            return
+        key = " and its stored key" if p.get("has_key") and p.get("source") == "stored" else ""
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.remove_provider(p["name"])
+
+        self.app.push_screen(ConfirmScreen(f"Remove provider {p['name']}{key}?", yes="Remove"), answer)
+
+    @work(group="save")
+    async def remove_provider(self, name: str) -> None:
+        if await self.app.rpc("providers.remove", {"name": name}) is not None:
             self.app.notify(f"provider {name} removed")
             self.action_reload()
 
@@ -311,7 +356,7 @@ class SnapshotsScreen(TableScreen):
         task_id = self.current
         if task_id is None:
             return
-        default = os.path.join(os.path.expanduser("~"), "octra-restored", f"{self.name_}-{task_id}")
+        default = os.path.join("~", "octra-restored", f"{self.name_}-{task_id}")
 
         def done(dest: str | None) -> None:
             if dest:

@@ -3,7 +3,9 @@ documented exit codes."""
 
 from __future__ import annotations
 
+import inspect
 import json
+import re
 import sys
 
 import click
@@ -14,14 +16,14 @@ from .session import Options, fail, run
 EPILOG = """\b
 Exit codes:
   0  success
-  1  the daemon answered with an error
+  1  the daemon answered with an error; for run/watch: the task failed or was cancelled
   2  usage error, or protocol version mismatch
   3  no daemon answers (and it could not be started)
   4  the task waits for you (plan approval or an answer)
 """
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120}, epilog=EPILOG)
 @click.option("--socket", metavar="PATH", envvar="OCTRA_SOCKET", help="Daemon socket [env OCTRA_SOCKET].")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (JSON; NDJSON for streams).")
 @click.option("--no-autostart", is_flag=True, help="Do not start octrad when it is not running [env OCTRA_NO_AUTOSTART=1].")
@@ -88,8 +90,14 @@ def events(opts: Options, task_id: str | None, since: int | None, count: int | N
     from .render import print_ndjson
 
     async def body(client):
+        from .commands.tasks import resolve
+
         n = 0
-        async with client.subscribe(task_id=task_id, since_seq=since) as sub:
+        tid = None
+        if task_id is not None:
+            tid = await resolve(client, task_id)
+            await client.call("task.get", {"task_id": tid})  # an unknown task is an error, not a silent wait
+        async with client.subscribe(task_id=tid, since_seq=since) as sub:
             async for ev in sub:
                 print_ndjson(msgspec.to_builtins(ev))
                 n += 1
@@ -105,6 +113,32 @@ def events(opts: Options, task_id: str | None, since: int | None, count: int | N
 from .commands import register_all  # noqa: E402
 
 register_all(cli)
+
+
+def _json_after_the_command(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.find_object(Options).json = True
+
+
+def _first_sentence(text: str) -> str:
+    para = " ".join(inspect.cleandoc(text).split("\n\n")[0].split())
+    return re.split(r"(?<=\.)\s", para, maxsplit=1)[0].rstrip(".")
+
+
+def _accept_json_everywhere(group: click.Group) -> None:
+    """``--json`` also after the command (``octractl run "..." --json``), for every command;
+    and each command's summary in the lists is its whole first sentence (click cuts it mid-phrase)."""
+    for cmd in group.commands.values():
+        if cmd.help and not cmd.short_help:
+            cmd.short_help = _first_sentence(cmd.help)
+        if isinstance(cmd, click.Group):
+            _accept_json_everywhere(cmd)
+        elif not any(p.name == "as_json" for p in cmd.params):
+            cmd.params.append(click.Option(["--json", "as_json"], is_flag=True, expose_value=False, is_eager=True,
+                                           callback=_json_after_the_command, help="Same as octractl --json."))
+
+
+_accept_json_everywhere(cli)
 
 
 def main() -> None:

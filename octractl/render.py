@@ -29,7 +29,25 @@ def status(st: dict[str, Any]) -> str:
         f"tasks     {st.get('tasks_running', 0)} running",
         f"nix       {'available' if st.get('nix_available') else 'not installed (snapshots unavailable)'}",
     ]
+    if st.get("keys"):
+        lines.append(f"keys      {st['keys']}")
+    sb = st.get("sandbox")
+    if sb:
+        lines.append(f"sandbox   {sb.get('detail')}")
+        lines.append(f"network   {sb.get('network_detail') or sb.get('network')}")
     return "\n".join(lines)
+
+
+def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    """Aligned columns under a header; the last column is left as long as it is."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    return "\n".join("  ".join([*(v.ljust(w) for v, w in zip(r, widths)), r[-1]]).rstrip() for r in [header, *rows])
+
+
+def clip(text: str, n: int) -> str:
+    """The first line of ``text``, at most ``n`` characters (… when cut)."""
+    line = (text or "").strip().split("\n", 1)[0]
+    return line if len(line) <= n else line[: n - 1].rstrip() + "…"
 
 
 def print_json(obj: Any) -> None:

@@ -24,8 +24,12 @@ def fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
-def run(opts: Options, body: Callable[[Any], Awaitable[Any]]) -> Any:
-    """Connect (autostarting the daemon unless told not to), run ``body(client)``."""
+def run(opts: Options, body: Callable[[Any], Awaitable[Any]], following: dict | None = None) -> Any:
+    """Connect (autostarting the daemon unless told not to), run ``body(client)``.
+
+    ``following["task_id"]``, set by a body that follows a task, makes an
+    interruption say what happens to the task and how to pick it up again."""
+    following = following if following is not None else {}
     import anyio
 
     from octra_protocol.autostart import autostart_disabled
@@ -50,6 +54,15 @@ def run(opts: Options, body: Callable[[Any], Awaitable[Any]]) -> Any:
         hint = "" if autostart else " (autostart is off)"
         fail(f"{exc}{hint}", exitcodes.UNREACHABLE)
     except ConnectionLost as exc:
+        tid = following.get("task_id")
+        if tid:
+            fail(f"{exc}: the daemon stopped or restarted while task {tid} ran. A task stopped with the daemon is "
+                 f"interrupted: see it with `octractl show {tid}`, continue it with `octractl resume {tid} --wait`",
+                 exitcodes.UNREACHABLE)
         fail(str(exc), exitcodes.UNREACHABLE)
     except KeyboardInterrupt:
+        tid = following.get("task_id")
+        if tid:
+            click.echo(f"\noctractl: stopped following {tid}; the task goes on in the daemon. "
+                       f"Follow it again: octractl watch {tid}; stop it: octractl cancel {tid}", err=True)
         sys.exit(130)

@@ -70,6 +70,46 @@ def tree_lines(nodes: list[dict], depth: int = 0) -> list[str]:
     return out
 
 
+#: output lines of a failed check shown in a summary (the task keeps more)
+TAIL_LINES = 15
+
+
+def verdict(task: dict) -> str | None:
+    """"verified", "failed checks: ..." or "unverified: why"; None while nothing was checked."""
+    checks = task.get("checks") or []
+    if task.get("verified") is True:
+        return f"verified: {len(checks)} check{'s' if len(checks) != 1 else ''} passed"
+    if task.get("verified") is False:
+        failed = [c["name"] for c in checks if c.get("exit_code") is not None and not c.get("passed")]
+        return "failed checks: " + (", ".join(failed) or "?")
+    if task.get("status") != "done" and not checks:
+        return None  # stopped before any check, or still building
+    why = sorted({c["skipped_reason"] for c in checks if c.get("skipped_reason")})
+    return "unverified: " + ("; ".join(why) if why else "no check could run" + (" (see the notes)" if task.get("notes") else ""))
+
+
+def check_lines(task: dict) -> list[str]:
+    """Each check Octra ran: ✓/✗, exit code, duration; the output tail of a failed one."""
+    out = []
+    for c in task.get("checks") or []:
+        if c.get("exit_code") is None:
+            out.append(f"  - {c['name']}  {c['command']}  not run: {c.get('skipped_reason') or 'unknown reason'}")
+            continue
+        mark = "✓" if c.get("passed") else "✗"
+        out.append(f"  {mark} {c['name']}  {c['command']}  exit {c['exit_code']}, {c.get('duration_s', 0):.1f}s")
+        if not c.get("passed"):
+            tail = (c.get("output_tail") or "").rstrip().splitlines()[-TAIL_LINES:]
+            out += [f"      | {line}" for line in tail] or ["      | (no output)"]
+    return out
+
+
+def sandbox_line(task: dict) -> str | None:
+    if task.get("sandbox") == "none":
+        return ("WARNING   commands ran UNSANDBOXED (setting sandbox = none, or bubblewrap missing): "
+                "they had your user's full access")
+    return None
+
+
 def summary(task: dict) -> str:
     u = task.get("usage") or {}
     lines = [
@@ -86,6 +126,13 @@ def summary(task: dict) -> str:
         lines.append(f"          {f}")
     if len(files) > 25:
         lines.append(f"          ... and {len(files) - 25} more")
+    word = verdict(task)
+    if word:
+        lines.append(f"checks    {word}")
+    lines += check_lines(task)
+    loud = sandbox_line(task)
+    if loud:
+        lines.append(loud)
     if task.get("store_path"):
         lines.append(f"snapshot  {task['store_path']}")
         lines.append(f"          restore with: octractl restore {task['task_id']} --to DIR")
@@ -111,4 +158,9 @@ def summary(task: dict) -> str:
         # resuming helps when the cause can pass (a provider, a budget, the daemon), not bad input
         if task["status"] == "interrupted" or (task["status"] == "failed" and err.get("kind") != "invalid_params"):
             lines.append(f"          resume with: octractl resume {task['task_id']}")
+            if err.get("kind") == "checks_failed":
+                lines.append(f"          (more fix attempts: octractl resume {task['task_id']} --meta max_fix_attempts=5,"
+                             f" or a follow-up: octractl reply {task['task_id']} \"...\")")
+            elif err.get("kind") == "budget_exceeded":
+                lines.append(f"          (with a raised budget: octractl resume {task['task_id']} --meta max_llm_calls=N)")
     return "\n".join(lines)

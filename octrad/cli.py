@@ -25,12 +25,31 @@ def serve(socket_, config_file, data_dir, log_dir, log_level) -> None:
     from . import secretenv
 
     secretenv.take()  # first of all: no process started from here on inherits a key
+    import os
+
     import anyio
+    import platformdirs
+
+    from octra_protocol.paths import APP_NAME
 
     from . import logs
     from .config import ConfigError, load
     from .daemon import Daemon
     from .server import StartupError
+
+    def refuse(exc: Exception) -> None:
+        """Say why the daemon cannot start: on stderr (a client that started it shows
+        that) and in the log (where a daemon started in the background is looked for)."""
+        import logging
+
+        click.echo(f"octrad: {exc}", err=True)
+        try:
+            if not logging.getLogger().handlers:
+                logs.setup(log_dir or os.environ.get("OCTRA_LOG_DIR") or platformdirs.user_log_dir(APP_NAME))
+            logging.getLogger("octrad").error("cannot start: %s", exc)
+        except OSError:
+            pass
+        sys.exit(1)
 
     try:
         cfg = load(socket=socket_, config_file=config_file, data_dir=data_dir, log_dir=log_dir, log_level=log_level)
@@ -39,8 +58,7 @@ def serve(socket_, config_file, data_dir, log_dir, log_level) -> None:
         log_file = logs.setup(cfg.log_dir, cfg.log_level)
         anyio.run(Daemon(cfg, log_file).run, backend="asyncio")
     except (ConfigError, StartupError) as exc:
-        click.echo(f"octrad: {exc}", err=True)
-        sys.exit(1)
+        refuse(exc)
     except BaseExceptionGroup as group:
         # an area's setup failed inside the daemon's task group (e.g. a malformed skill file)
         expected = group.subgroup(lambda e: isinstance(e, (ConfigError, StartupError)))
@@ -48,15 +66,14 @@ def serve(socket_, config_file, data_dir, log_dir, log_level) -> None:
             raise
         while isinstance(expected, BaseExceptionGroup):
             expected = expected.exceptions[0]
-        click.echo(f"octrad: {expected}", err=True)
-        sys.exit(1)
+        refuse(expected)
     except KeyboardInterrupt:
         pass
 
 
 @cli.command("install-service")
 @click.option("--user", "user", is_flag=True, default=True, help="Install for this user (systemd --user; the only mode).")
-@click.option("--dest", metavar="DIR", help="Write the units here instead of ~/.config/systemd/user.")
+@click.option("--dest", metavar="DIR", help="Write the units here instead of $XDG_CONFIG_HOME/systemd/user (~/.config/...).")
 @click.option("--exec", "exec_path", metavar="PATH", help="The octrad to run (default: this one).")
 def install_service(user: bool, dest: str | None, exec_path: str | None) -> None:
     """Write octrad.service and octrad.socket (systemd user units) and say how to enable them."""
@@ -70,7 +87,8 @@ def install_service(user: bool, dest: str | None, exec_path: str | None) -> None
     if not os.path.isabs(exe) or not os.access(exe, os.X_OK):
         click.echo(f"octrad: cannot find an executable octrad (got {exe!r}); pass --exec PATH", err=True)
         sys.exit(1)
-    folder = Path(dest).expanduser() if dest else Path.home() / ".config" / "systemd" / "user"
+    config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    folder = Path(dest).expanduser() if dest else config_home / "systemd" / "user"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "octrad.service").write_text(service_unit(exe))
     (folder / "octrad.socket").write_text(socket_unit())

@@ -17,7 +17,8 @@ from .api import areas
 from .config import Config
 from .events import EventBus
 from .rpc import Router
-from .server import Server, SocketLock, StartupError, bind_socket
+from .secretstore import SecretError, SecretStore, move_plaintext_out
+from .server import DataLock, Server, SocketLock, StartupError, bind_socket
 from .store import Database
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,18 @@ class Daemon:
 
     async def run(self) -> None:
         cfg = self.config
+        for d in (cfg.data_dir, cfg.projects_dir, cfg.gcroots_dir):
+            Path(d).mkdir(parents=True, exist_ok=True, mode=0o700)
+        # the data first: a second daemon on the same data must not even take a socket
+        data_lock = DataLock(cfg.data_dir, cfg.socket)
+        data_lock.acquire()
+        try:
+            await self._run_locked()
+        finally:
+            data_lock.release()
+
+    async def _run_locked(self) -> None:
+        cfg = self.config
         lock: SocketLock | None = None
         passed = systemd.listen_fds()
         if passed:
@@ -71,11 +84,21 @@ class Daemon:
                 lock.release()
                 raise
             owned = True
-        for d in (cfg.data_dir, cfg.projects_dir, cfg.gcroots_dir):
-            Path(d).mkdir(parents=True, exist_ok=True, mode=0o700)
+        # projects' git directories and trusted flakes live in the data folder, out of the projects' reach
+        from . import statedirs
+        from .pipeline import gitrepo
+
+        statedirs.configure(cfg.data_dir)
+        for folder in gitrepo.migrate_old_layout(cfg.projects_dir):
+            log.info("moved the git directory of %s to %s", folder, gitrepo.git_dir(folder))
         server = Server(self, sock, owned)
         try:
             await self.db.open()
+            try:
+                self.secrets = await SecretStore.open(cfg.data_dir)
+            except SecretError as exc:
+                raise StartupError(str(exc)) from None
+            await move_plaintext_out(self.db, self.secrets)
             await self.bus.start()
             async with anyio.create_task_group() as tg:
                 self.tg = tg

@@ -73,6 +73,8 @@ class Router:
             return error_response(_guess_id(raw), RpcError(E.INVALID_REQUEST, f"invalid request: {exc}"))
         except msgspec.DecodeError as exc:
             return error_response(None, RpcError(E.PARSE_ERROR, f"parse error: {exc}"))
+        except RecursionError:
+            return error_response(None, too_deep())
         if req.jsonrpc != "2.0":
             return error_response(_id(req), RpcError(E.INVALID_REQUEST, 'invalid request: jsonrpc must be "2.0"'))
         return req
@@ -97,8 +99,10 @@ class Router:
                 raise RpcError(E.INVALID_PARAMS, "invalid params: params must be an object", {"detail": "not an object"})
             try:
                 params = msgspec.json.decode(raw, type=route.params_type)
-            except msgspec.ValidationError as exc:
+            except msgspec.DecodeError as exc:  # wrong types, and text the envelope skipped over (invalid UTF-8)
                 raise RpcError(E.INVALID_PARAMS, f"invalid params for {req.method}: {exc}", {"detail": str(exc)}) from None
+            except RecursionError:
+                raise too_deep() from None
             result = await route.fn(call, params)
             if req.is_notification:
                 return None
@@ -118,11 +122,17 @@ def _id(req: Request) -> Any:
 def _guess_id(raw: bytes | msgspec.Raw) -> Any:
     try:
         obj = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
     if isinstance(obj, dict) and isinstance(obj.get("id"), (int, str)) and not isinstance(obj.get("id"), bool):
         return obj["id"]
     return None
+
+
+def too_deep() -> RpcError:
+    """The answer to JSON nested past the decoder's recursion limit (a valid text, but no request of ours)."""
+    return RpcError(E.INVALID_REQUEST, "invalid request: JSON nested too deeply; no Octra message nests "
+                                       "more than a few levels")
 
 
 def error_response(rid: Any, exc: RpcError) -> ErrorResponse:

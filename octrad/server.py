@@ -21,7 +21,7 @@ from octra_protocol.errors import RpcError
 from octra_protocol.paths import APP_NAME
 from octra_protocol.wire import MAX_LINE, ErrorResponse, LineReader, LineTooLong, encode_line
 
-from .rpc import Call, error_response
+from .rpc import Call, error_response, too_deep
 
 if TYPE_CHECKING:
     from .daemon import Daemon
@@ -47,16 +47,22 @@ class SocketLock:
         self.path = socket_path + ".lock"
         self._fd: int | None = None
 
+    def _refused(self, holder: str) -> StartupError:
+        return StartupError(f"another octrad (pid {holder.split()[0] if holder else '?'}) is already running on {self.path[:-5]}")
+
+    def _content(self) -> str:
+        return str(os.getpid())
+
     def acquire(self) -> None:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            other = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            holder = os.read(fd, 4096).decode(errors="replace").strip()
             os.close(fd)
-            raise StartupError(f"another octrad (pid {other}) is already running on {self.path[:-5]}") from None
+            raise self._refused(holder) from None
         os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        os.write(fd, self._content().encode())
         self._fd = fd
 
     def release(self) -> None:
@@ -65,6 +71,35 @@ class SocketLock:
                 os.unlink(self.path)
             except FileNotFoundError:
                 pass
+            os.close(self._fd)
+            self._fd = None
+
+
+class DataLock(SocketLock):
+    """An exclusive lock on the data folder (its database): a second daemon on the
+    same data, whatever its socket, refuses to start instead of marking the first
+    one's running tasks interrupted.  The file stays (unlinking a lock file that
+    another process may have just opened would let two processes hold it)."""
+
+    def __init__(self, data_dir: str, socket_path: str):
+        self.path = str(Path(data_dir) / "octrad.lock")
+        self.socket = socket_path
+        self._fd = None
+
+    def _content(self) -> str:
+        return f"{os.getpid()} {self.socket}"
+
+    def _refused(self, holder: str) -> StartupError:
+        pid, _, sock = holder.partition(" ")
+        where = f" (its socket: {sock})" if sock else ""
+        return StartupError(
+            f"another octrad (pid {pid or '?'}) is already running on the data folder {Path(self.path).parent}{where}; "
+            "stop it first (octractl shutdown), or give this daemon its own data folder (OCTRA_DATA_DIR)"
+        )
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
             os.close(self._fd)
             self._fd = None
 
@@ -210,6 +245,9 @@ class Connection:
             return
         except msgspec.DecodeError as exc:
             await self.send_message(error_response(None, RpcError(E.PARSE_ERROR, f"parse error: {exc}")))
+            return
+        except RecursionError:
+            await self.send_message(error_response(None, too_deep()))
             return
         if not items:
             await self.send_message(error_response(None, RpcError(E.INVALID_REQUEST, "invalid request: empty batch")))

@@ -3,6 +3,7 @@ through the protocol (stored in the ``settings`` table)."""
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 import anyio
@@ -22,28 +23,64 @@ _LIMITS = {
     "max_cost_usd": (0, None),
 }
 FIELDS = Settings.__struct_fields__
+_TYPES = {f.name: f.type for f in msgspec.structs.fields(Settings)}
+#: what a string setting must look like, in words
+_STRINGS = {
+    "github_api_url": "an http(s) URL",
+    "default_provider": "a configured provider's name, or offline (empty: the first configured one)",
+}
+
+
+def allowed(key: str) -> str:
+    """What ``key`` accepts, in words (for errors in the CLI, the TUI and the log)."""
+    if key in _STRINGS:
+        return _STRINGS[key]
+    tp = _TYPES[key]
+    args = set(typing.get_args(tp)) if typing.get_origin(tp) is typing.Union else {tp}
+    nullable = type(None) in args
+    args.discard(type(None))
+    (tp,) = args
+    if typing.get_origin(tp) is typing.Literal:
+        return "one of " + ", ".join(typing.get_args(tp))
+    if tp is bool:
+        return "true or false"
+    lo, hi = _LIMITS.get(key, (None, None))
+    what = "a whole number" if tp is int else "a number"
+    if lo is not None:
+        what += f" from {lo} to {hi}" if hi is not None else f", {lo} or more"
+    return what + (", or null for no limit" if nullable else "")
+
+
+def problem(key: str, value: Any) -> str | None:
+    """Why ``value`` cannot be setting ``key`` (None: it can)."""
+    if key not in FIELDS:
+        return f"there is no setting {key!r}; known: {', '.join(FIELDS)}"
+    if value is None and type(None) not in typing.get_args(_TYPES[key]):
+        return f"{key} cannot be null; it must be {allowed(key)}"
+    try:
+        value = msgspec.convert(value, _TYPES[key])
+    except msgspec.ValidationError:
+        return f"{key} must be {allowed(key)}, not {value!r}"
+    lo, hi = _LIMITS.get(key, (None, None))
+    if value is not None and lo is not None and (value < lo or (hi is not None and value > hi)):
+        return f"{key} must be {allowed(key)}, not {value!r}"
+    if key == "github_api_url" and not value.startswith(("http://", "https://")):
+        return f"github_api_url must be {allowed(key)}, not {value!r}"
+    return None
 
 
 def check(values: dict[str, Any]) -> None:
+    """Raise invalid_params naming the first bad setting and what it allows."""
     for key, value in values.items():
-        lo, hi = _LIMITS.get(key, (None, None))
-        if value is None or lo is None:
-            continue
-        if value < lo or (hi is not None and value > hi):
-            bound = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
-            raise RpcError.of("invalid_params", f"{key} must be {bound}, not {value}")
-    url = values.get("github_api_url")
-    if url is not None and not url.startswith(("http://", "https://")):
-        raise RpcError.of("invalid_params", f"github_api_url must be an http(s) URL, not {url!r}")
+        why = problem(key, value)
+        if why:
+            raise RpcError.of("invalid_params", why)
 
 
 class SettingsStore:
     def __init__(self, db: Database, defaults: dict[str, Any]):
         self.db = db
-        unknown = set(defaults) - set(FIELDS)
-        if unknown:
-            raise ValueError(f"unknown settings in config.toml [settings]: {', '.join(sorted(unknown))}")
-        self._defaults = defaults
+        self._defaults = defaults  # checked when config.toml was read (config.load)
         self._current: Settings | None = None
         self._lock = anyio.Lock()
 

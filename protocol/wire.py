@@ -91,13 +91,15 @@ class LineReader:
     async def readline(self) -> bytes | None:
         """The next line without its terminator; None at end of stream.
 
-        Raises :class:`LineTooLong` once more than ``max_line`` bytes arrive
-        without a newline.
+        Raises :class:`LineTooLong` for a line of more than ``max_line`` bytes
+        (terminator not counted), whether or not its newline has arrived.
         """
         import anyio
 
         while True:
             idx = self._buf.find(b"\n", self._scan)
+            if idx > self._max:  # a newline came, but past the cap: the cap is exact
+                raise LineTooLong(f"line exceeds {self._max} bytes")
             if idx >= 0:
                 line = bytes(self._buf[:idx])
                 del self._buf[: idx + 1]

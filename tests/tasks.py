@@ -37,6 +37,18 @@ async def events_of(c, task_id):
     return out
 
 
+def git_where(folder: Path) -> list[str]:
+    """git options for a folder: a daemon's project folder (``<data>/projects/NAME``) has its
+    repository in the data folder; any other (a restored copy) its own ``.git``."""
+    from octrad import statedirs
+
+    folder = Path(folder)
+    gd = statedirs.git_dir(folder, folder.parent.parent)
+    if folder.parent.name == "projects" and gd.is_dir():
+        return ["--git-dir", str(gd), "--work-tree", str(folder)]
+    return ["-C", str(folder)]
+
+
 def git_log(folder: Path) -> list[tuple[str, str]]:
-    out = subprocess.run(["git", "-C", str(folder), "log", "--format=%an|%s"], capture_output=True, text=True, check=True)
+    out = subprocess.run(["git", *git_where(folder), "log", "--format=%an|%s"], capture_output=True, text=True, check=True)
     return [tuple(line.split("|", 1)) for line in out.stdout.splitlines()]

@@ -90,7 +90,7 @@ def test_settings_survive_a_restart(daemon):
     values = json.loads(daemon.ctl("--json", "settings", "get").stdout)
     assert values["publish_repositories"] is True and values["sandbox"] == "none"
     bad = daemon.ctl("settings", "set", "sandbox", "docker")
-    assert bad.returncode == 1 and "sandbox" in bad.stderr
+    assert bad.returncode == 2 and "sandbox must be one of auto, bwrap, none" in bad.stderr, "refused before it is sent"
 
 
 def test_protocol_mismatch_exits_2(daemon):
@@ -142,3 +142,234 @@ def test_every_method_has_a_command_with_help_and_json():
             cmd = cmd.commands[name]
         assert (cmd.help or "").strip(), f"`octractl {' '.join(path)}` has no help text"
     assert any(p.name == "as_json" for p in cli.params), "--json is global"
+
+
+# -- the honest end: checks, verified, sandbox in summaries ---------------------
+
+def protocol_task(**fields) -> dict:
+    """A task.get answer built through the protocol's own types (what the daemon sends)."""
+    import msgspec
+
+    from octra_protocol.methods.tasks import CheckResult, Task, TaskError, Usage
+
+    base = dict(task_id="t1", project_id="p1", project="words", description="count words", status="done",
+                provider="offline", model=None, stack="python", plan=None, agents=[], files=["a.py"],
+                usage=Usage(), store_path=None, repo_url=None, pull_request_url=None, error=None,
+                created_at=1.0, updated_at=2.0)
+    base.update(fields)
+    base["checks"] = [c if isinstance(c, CheckResult) else CheckResult(**c) for c in base.get("checks", [])]
+    if isinstance(base.get("error"), dict):
+        base["error"] = TaskError(**base["error"])
+    return msgspec.to_builtins(Task(**base))
+
+
+PASSED = {"name": "build", "command": "pip install -e .", "exit_code": 0, "passed": True, "duration_s": 2.5}
+FAILED = {"name": "test", "command": "pytest -q", "exit_code": 1, "passed": False, "duration_s": 0.75,
+          "output_tail": "collected 3 items\nE   AssertionError: 2 != 3\n1 failed, 2 passed"}
+SKIPPED = {"name": "smoke", "command": "words --help", "skipped_reason": "the tool words is not installed"}
+
+
+def test_summary_shows_each_check_and_the_verdict():
+    from octractl.taskview import summary
+
+    ok = summary(protocol_task(checks=[PASSED], verified=True, sandbox="bwrap"))
+    assert "checks    verified: 1 check passed" in ok
+    assert "✓ build  pip install -e .  exit 0, 2.5s" in ok
+    assert "UNSANDBOXED" not in ok
+
+    bad = summary(protocol_task(status="failed", checks=[PASSED, FAILED], verified=False, sandbox="none",
+                                error={"kind": "checks_failed", "message": "1 check still fails after 2 fix attempts"}))
+    assert "checks    failed checks: test" in bad
+    assert "✗ test  pytest -q  exit 1, 0.8s" in bad
+    assert "      | E   AssertionError: 2 != 3" in bad, "the failed check's output tail"
+    assert "collected" in bad and bad.count("      | ") == 3
+    assert "UNSANDBOXED" in bad, "a loud line when commands ran without a sandbox"
+    assert "octractl resume t1 --meta max_fix_attempts=" in bad
+
+    unverified = summary(protocol_task(checks=[SKIPPED], verified=None, notes=["cargo is missing"]))
+    assert "checks    unverified: the tool words is not installed" in unverified
+    assert "- smoke  words --help  not run: the tool words is not installed" in unverified
+    none_ran = summary(protocol_task(verified=None, notes=["no toolchain for this stack"]))
+    assert "unverified: no check could run (see the notes)" in none_ran
+    # still building, or failed before verification: no verdict at all
+    assert "checks " not in summary(protocol_task(status="building"))
+
+
+def test_run_exit_code_and_summary_through_a_real_daemon(daemon):
+    """`octractl run` exits 0 only for done; the summary carries the verdict whatever the daemon fills."""
+    out = daemon.ctl("run", "a python command-line tool that greets the user", "--provider", "offline", timeout=240)
+    task = json.loads(daemon.ctl("--json", "rpc", "task.list", '{"limit": 1}').stdout)["tasks"][0]
+    full = json.loads(daemon.ctl("--json", "show", task["task_id"]).stdout)
+    assert out.returncode == (0 if full["status"] == "done" else 1), out.stdout + out.stderr
+    if full.get("verified") is True:
+        assert "checks    verified" in out.stdout
+    elif full.get("verified") is False:
+        assert "checks    failed checks" in out.stdout and out.returncode == 1
+    elif full["status"] == "done":
+        assert "checks    unverified" in out.stdout
+    if full.get("sandbox") == "none":
+        assert "UNSANDBOXED" in out.stdout
+
+
+def test_resume_passes_meta(daemon):
+    bad = daemon.ctl("resume", "tnope", "--meta", "max_fix_attempts")
+    assert bad.returncode == 2 and "KEY=VALUE" in bad.stderr
+    # the daemon takes the meta (a task.resume param); an unknown task is its answer, not a usage error
+    out = daemon.ctl("resume", "tnope", "--meta", "max_fix_attempts=5")
+    assert out.returncode == 1 and "invalid" not in out.stderr.lower(), out.stderr
+
+
+def test_a_second_daemon_on_the_same_data_refuses(daemon, octra_env):
+    """A mistyped --socket must not start a second daemon on the same data folder."""
+    other = str(octra_env.runtime / "other.sock")
+    out = daemon.ctl("--socket", other, "status")
+    assert out.returncode == 3, out
+    assert f"pid {daemon.proc.pid}" in out.stderr and str(octra_env.data_dir) in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+    assert not os.path.exists(other)
+    # the first daemon is untouched and still the one answering
+    assert json.loads(daemon.ctl("--json", "status").stdout)["pid"] == daemon.proc.pid
+    # the same daemon started again after a stop takes the lock again (it is not left held)
+    daemon.restart()
+    assert json.loads(daemon.ctl("--json", "status").stdout)["pid"] == daemon.proc.pid
+
+
+def test_a_bad_config_names_the_file_the_key_and_what_is_allowed(octra_env):
+    octra_env.config.write_text("[settings]\ntemperature = \"hot\"\n")
+    out = ctl(octra_env, "status")
+    assert out.returncode == 3 and "Traceback" not in out.stderr and "ExceptionGroup" not in out.stderr
+    assert str(octra_env.config) in out.stderr and "temperature" in out.stderr and "from 0 to 2" in out.stderr, out.stderr
+    # the daemon's log says it too (a daemon started in the background is looked for there)
+    assert "temperature" in octra_env.log_file.read_text()
+    serve = subprocess.run([sys.executable, "-m", "octrad", "serve"], env=octra_env.env, capture_output=True, text=True, timeout=60)
+    assert serve.returncode == 1 and "Traceback" not in serve.stderr and "temperature must be a number" in serve.stderr
+
+    octra_env.config.write_text("[settings]\nsandbox = 'docker'\n")
+    out = ctl(octra_env, "status")
+    assert out.returncode == 3 and "sandbox must be one of auto, bwrap, none, not 'docker'" in out.stderr, out.stderr
+
+
+def test_an_unknown_default_provider_stops_the_start(octra_env):
+    """Every run would fail on it: the daemon says so at once, naming where it was set and what is allowed."""
+    octra_env.config.write_text('default_provider = "ghost"\n')
+    out = ctl(octra_env, "status")
+    assert out.returncode == 3 and "Traceback" not in out.stderr
+    assert str(octra_env.config) in out.stderr and "default_provider 'ghost'" in out.stderr and "offline" in out.stderr, out.stderr
+    out = ctl(octra_env, "status", env={"OCTRA_PROVIDER": "ghost2"})
+    assert out.returncode == 3 and "OCTRA_PROVIDER" in out.stderr and "ghost2" in out.stderr, out.stderr
+    # OFFLINE is offline
+    octra_env.config.write_text('default_provider = "OFFLINE"\n')
+    out = ctl(octra_env, "--json", "status")
+    try:
+        assert out.returncode == 0 and json.loads(out.stdout)["default_provider"] == "offline", out.stderr
+    finally:
+        ctl(octra_env, "shutdown")
+
+
+def test_choosing_the_default_provider(daemon):
+    def default() -> str:
+        return json.loads(daemon.ctl("--json", "providers", "default").stdout)["default"]
+
+    def add(name: str) -> None:
+        out = daemon.ctl("providers", "set", name, "--kind", "openai", "--model", "m", "--base-url", "http://127.0.0.1:9/v1")
+        assert out.returncode == 0, out.stderr
+
+    assert default() == "offline"
+    add("first")
+    assert default() == "first", "the first provider added becomes the default"
+    add("second")
+    assert default() == "first", "adding another does not move the default"
+    add("first")  # changing the default's settings does not move it either
+    assert default() == "first"
+    assert daemon.ctl("providers", "default", "second").stdout.strip() == "default provider: second"
+    assert default() == "second"
+    assert daemon.ctl("providers", "default", "OFFLINE").returncode == 0 and default() == "offline"
+    bad = daemon.ctl("providers", "default", "ghost")
+    assert bad.returncode == 1 and "first, second" in bad.stderr and "offline" in bad.stderr, bad.stderr
+    assert default() == "offline"
+    # the same through settings, and it survives a restart
+    assert daemon.ctl("settings", "set", "default_provider", "first").returncode == 0
+    daemon.restart()
+    assert default() == "first"
+    assert json.loads(daemon.ctl("--json", "status").stdout)["default_provider"] == "first"
+    # removing the chosen one falls back to the first configured, and says so
+    out = daemon.ctl("providers", "remove", "first")
+    assert out.returncode == 0 and "the default provider is now second" in out.stderr, out.stderr
+    assert daemon.ctl("providers", "default", "--auto").returncode == 0 and default() == "second"
+
+
+def test_json_after_the_command_task_references_and_settings_in_words(daemon):
+    out = daemon.ctl("run", "a python tool that greets", "--provider", "OFFLINE", "--no-wait", "--json")
+    assert out.returncode == 0, out.stderr
+    tid = json.loads(out.stdout)["task_id"]
+    assert json.loads(daemon.ctl("show", "--json").stdout)["task_id"] == tid, "show without TASK: the newest"
+    assert json.loads(daemon.ctl("show", "last", "--json").stdout)["task_id"] == tid
+    assert json.loads(daemon.ctl("show", tid[:5], "--json").stdout)["task_id"] == tid, "a unique prefix"
+    assert json.loads(daemon.ctl("settings", "get", "--json").stdout)["sandbox"]
+    nope = daemon.ctl("show", "tzz")
+    assert nope.returncode == 1 and "no task 'tzz'" in nope.stderr, nope.stderr
+    assert daemon.ctl("watch", "last", "--json").returncode in (0, 1)
+    assert "no task" in daemon.ctl("restore", "tnope").stderr
+    events = daemon.ctl("events", "--task", "tnope", timeout=20)
+    assert events.returncode == 1 and "no task" in events.stderr, "an unknown task is an error, not a wait"
+    assert daemon.ctl("tasks", "--limit", "0").returncode == 2
+    assert daemon.ctl("tasks").stdout.splitlines()[0].split() == ["TASK", "STATUS", "PROJECT", "DESCRIPTION"]
+    assert daemon.ctl("projects").stdout.splitlines()[0].split() == ["PROJECT", "NAME", "TASKS", "STACK", "FOLDER"]
+
+    def complete(*words: str) -> list[str]:
+        env = {"COMP_WORDS": " ".join(("octractl", *words)), "COMP_CWORD": str(len(words)), "_OCTRACTL_COMPLETE": "bash_complete"}
+        return [line.split(",", 1)[1] for line in daemon.ctl(env=env).stdout.split()]
+
+    assert complete("show", tid[:3]) == [tid], "completion of task ids"
+    assert "cargo" in complete("guides", "show", "ca")
+    assert complete("settings", "get", "sand") == ["sandbox", "sandbox_network"]
+
+    for args, words in ((["sandbox", "docker"], "sandbox must be one of auto, bwrap, none"),
+                        (["max_parallel_llm_calls", "lots"], "max_parallel_llm_calls must be a whole number"),
+                        (["colour", "blue"], "there is no setting 'colour'")):
+        bad = daemon.ctl("settings", "set", *args)
+        assert bad.returncode == 2 and words in bad.stderr, bad.stderr
+    neg = daemon.ctl("settings", "set", "command_timeout_s", "-1")
+    assert neg.returncode == 1 and "command_timeout_s must be a number from 1 to 86400" in neg.stderr, neg.stderr
+    assert daemon.ctl("settings", "set", "publish_repositories", "yes").stdout.strip() == "publish_repositories = true"
+
+
+def test_interrupting_run_says_what_happens_to_the_task(daemon):
+    """Ctrl-C stops following, not the task; a daemon that stops during a run says how to resume."""
+    from tests.fakes.ai_script import Script
+    from tests.fakes.providers import FakeProvider
+
+    with FakeProvider() as fake:
+        script = Script(plan=lambda a, n: {"questions": [], "managers": []})
+        script.delay = 30
+        fake.responder = script
+        assert daemon.ctl("providers", "set", "slow", "--kind", "openai", "--model", "m",
+                          "--base-url", fake.base_url("openai"), "--no-key").returncode == 0
+        proc = subprocess.Popen([sys.executable, "-m", "octractl", "run", "slow thing", "--provider", "slow"],
+                                env=daemon.oenv.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            while "status: planning" not in proc.stdout.readline():  # it follows the task now
+                assert proc.poll() is None, proc.stderr.read()
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+        tid = json.loads(daemon.ctl("show", "--json").stdout)["task_id"]
+        assert proc.returncode == 130 and f"octractl watch {tid}" in err and f"octractl cancel {tid}" in err, err
+        assert json.loads(daemon.ctl("show", tid, "--json").stdout)["status"] == "planning", "the task goes on"
+
+        proc = subprocess.Popen([sys.executable, "-m", "octractl", "watch", tid],
+                                env=daemon.oenv.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            time.sleep(1.5)
+            daemon.stop()
+            out, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+        assert proc.returncode == 3 and f"octractl resume {tid}" in err, err
+
+
+def test_a_new_project_name_is_said(daemon):
+    out = daemon.ctl("run", "a python tool", "--project", "nosuch", "--no-wait")
+    assert out.returncode == 0 and "there is no project 'nosuch' yet: this task starts it" in out.stderr, out.stderr
+    daemon.ctl("cancel", "last")

@@ -128,7 +128,7 @@ async def test_concurrent_requests_on_one_connection(daemon):
     assert len(results) == 200
     for method, res in results.values():
         assert ("pid" in res) == (method == "daemon.status")
-        assert ("sandbox" in res) == (method == "settings.get")
+        assert ("sandbox_network" in res) == (method == "settings.get")
 
 
 def test_socket_and_folder_permissions(daemon):

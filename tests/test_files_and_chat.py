@@ -82,12 +82,15 @@ def test_selectors():
         list(speakers("all_at_once", ws, 2))
 
 
-async def test_octras_commits_run_no_hooks(tmp_path):
-    """A command (or a cloned repository) may leave hooks in .git; Octra's own git never runs them."""
+async def test_octras_commits_run_no_hooks(tmp_path, monkeypatch):
+    """A command may leave a repository with hooks in the project; Octra's own git
+    neither uses it nor runs its hooks (its repository lives in the data folder)."""
     import subprocess
 
-    from octrad.pipeline.gitrepo import ProjectRepo
+    from octrad import statedirs
+    from octrad.pipeline.gitrepo import ProjectRepo, git
 
+    monkeypatch.setattr(statedirs, "_data_dir", tmp_path / "data")
     project = tmp_path / "p"
     project.mkdir()
     subprocess.run(["git", "init", "-q", str(project)], check=True)
@@ -108,6 +111,8 @@ async def test_octras_commits_run_no_hooks(tmp_path):
         assert await repo.commit_all("all", "writer")
     finally:
         repo.close()
-    log = subprocess.run(["git", "-C", str(project), "log", "--format=%s"], capture_output=True, text=True).stdout.split()
+    log = git(project, "log", "--format=%s").stdout.decode().split()
     assert log == ["all", "second", "first"]
+    assert subprocess.run(["git", "-C", str(project), "log"], capture_output=True).returncode != 0, \
+        "the command's own .git got no commit"
     assert not ran.exists(), ran.read_text()

@@ -17,7 +17,7 @@ needs_nix = pytest.mark.skipif(shutil.which("nix-instantiate") is None, reason="
 
 REQUIRED = {
     "go", "python", "node", "typescript", "rust", "php", "flutter", "dart", "c", "cpp", "java", "kotlin",
-    "scala", "ruby", "dotnet", "zig", "elixir", "swift", "haskell", "r",
+    "scala", "ruby", "dotnet", "zig", "elixir", "swift", "haskell", "r", "web",
 }
 
 
@@ -35,6 +35,24 @@ def test_attribute_names_are_the_nixpkgs_ones():
     assert "dotnet-sdk" in packages_for("dotnet")
     assert {"cargo", "rustc"} <= set(packages_for("rust"))
     assert "nodePackages.typescript" in packages_for("typescript")
+
+
+def test_the_static_web_c_and_typescript_stacks():
+    assert packages_for("web") == ["nodejs"]  # html-validate and the smoke test run on node
+    assert canonical("static web") == canonical("Static") == canonical("html") == canonical("static-site") == "web"
+    c = packages_for("c")
+    assert {"gcc", "gnumake"} <= set(c) and "cmake" not in c  # C is built with make
+    assert {"gcc", "cmake"} <= set(packages_for("cpp"))
+    assert {"nodejs", "nodePackages.typescript"} <= set(packages_for("typescript"))
+
+
+def test_every_guide_stack_has_a_flake():
+    """The offline provider writes the flake for the guide's first stack."""
+    from octrad.knowledge.guides import GuideRegistry
+
+    for g in GuideRegistry.load().all():
+        assert canonical(g.stacks[0]) in STACKS, g.tool
+        assert f"({canonical(g.stacks[0])}): development shell" in flake_for(g.stacks[0], "demo")
 
 
 def test_aliases_and_unknown_stacks():

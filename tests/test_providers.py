@@ -22,6 +22,7 @@ from octrad.providers import CallSite, Message
 from octrad.providers.service import LLMService
 from octrad.providers.transport import RetryPolicy
 from octrad.settings import SettingsStore
+from octrad.secretstore import SecretStore
 from octrad.store import Database
 from tests.fakes.providers import FakeProvider, Reply
 
@@ -76,7 +77,8 @@ async def harness(tmp_path, **kw):
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(bus.run_writer)
-            llm = LLMService(db, bus, SettingsStore(db, {}), policy=kw.pop("policy", RetryPolicy(base_s=0.02, cap_s=0.1)), **kw)
+            llm = LLMService(db, bus, SettingsStore(db, {}), policy=kw.pop("policy", RetryPolicy(base_s=0.02, cap_s=0.1)),
+                             secrets=await SecretStore.open(tmp_path), **kw)
             await llm.start()
             try:
                 yield Harness(llm, db, events)
@@ -202,7 +204,7 @@ async def test_malformed_json_is_retried_with_the_error_fed_back(tmp_path, fake)
     second = fake.requests[1].body["messages"]
     assert second[:2] == [{"role": "system", "content": "Rules: answer in JSON."}, {"role": "user", "content": "Plan a todo app."}]
     assert second[2] == {"role": "assistant", "content": '{"title": "todo app", "steps": ['}
-    assert second[3]["role"] == "user" and "not valid JSON" in second[3]["content"]
+    assert second[3]["role"] == "user" and "not one valid JSON object" in second[3]["content"]
     assert rows == [(1, 0, '{"title": "todo app", "steps": ['), (2, 1, json.dumps(GOOD))]
 
 
@@ -302,7 +304,7 @@ async def test_stream_cut_midway_is_retried(tmp_path, fake, kind):
         notes = [e.data["text"] for e in h.of_kind("agent.log") if e.data.get("note")]
     assert ans.value.title == "todo app" and ans.attempts == 1
     assert len(fake.requests) == 2
-    assert len(notes) == 1 and "retrying" in notes[0]
+    assert len(notes) == 1 and "retry 1 of" in notes[0]
 
 
 async def test_json_body_cut_midway_is_retried(tmp_path, fake):
@@ -470,22 +472,25 @@ async def test_call_budget_holds_under_parallel_calls(tmp_path, fake):
 async def test_token_and_cost_budgets_from_settings_and_meta(tmp_path, fake):
     async with harness(tmp_path) as h:
         await add(h, fake, "openai", model="gpt-4o")
-        fake.responder = lambda req: Reply.json(GOOD, usage=(11, 7))
-        await h.llm.settings.update({"max_tokens": 30})
+        fake.responder = lambda req: Reply.json(GOOD, usage=(400, 400))
+        await h.llm.settings.update({"max_tokens": 2500})
         site = CallSite(task_id="t1")
-        await h.llm.ask(site, MSGS, Plan, provider="openai")  # 0 used
-        await h.llm.ask(site, MSGS, Plan, provider="openai")  # 18 used
+        # each call reserves its prompt estimate plus its output limit before it starts
+        await h.llm.ask(site, MSGS, Plan, provider="openai", max_tokens=1000)  # 800 used
+        await h.llm.ask(site, MSGS, Plan, provider="openai", max_tokens=1000)  # 1600 used
         with pytest.raises(RpcError) as err:
-            await h.llm.ask(site, MSGS, Plan, provider="openai")  # 36 >= 30
-        assert err.value.data["budget"] == "max_tokens" and len(fake.requests) == 2
+            await h.llm.ask(site, MSGS, Plan, provider="openai", max_tokens=1000)  # lowered to fit, 800 more: 2400
+            await h.llm.ask(site, MSGS, Plan, provider="openai", max_tokens=1000)  # no room left
+        assert err.value.data["budget"] == "max_tokens" and len(fake.requests) == 3
+        assert fake.requests[2].body["max_completion_tokens"] < 1000
         # the task's meta overrides the setting (null: no limit)
         await h.llm.ask(CallSite(task_id="t1", meta={"max_tokens": None}), MSGS, Plan, provider="openai")
-        # cost: 11 in + 7 out at gpt-4o prices = 0.0000975 per call
-        cost_site = CallSite(task_id="t2", meta={"max_cost_usd": 0.0001, "max_tokens": None})
-        await h.llm.ask(cost_site, MSGS, Plan, provider="openai")
-        await h.llm.ask(cost_site, MSGS, Plan, provider="openai")
+        # cost: 400 in + 400 out at gpt-4o prices = $0.005 per call; a call reserving more than is left never starts
+        cost_site = CallSite(task_id="t2", meta={"max_cost_usd": 0.012, "max_tokens": None})
+        await h.llm.ask(cost_site, MSGS, Plan, provider="openai", max_tokens=400)
+        await h.llm.ask(cost_site, MSGS, Plan, provider="openai", max_tokens=400)
         with pytest.raises(RpcError) as err:
-            await h.llm.ask(cost_site, MSGS, Plan, provider="openai")
+            await h.llm.ask(cost_site, MSGS, Plan, provider="openai", max_tokens=400)
         assert err.value.data["budget"] == "max_cost_usd" and "USD" in err.value.message
         # a limit that is not a number is refused before any call, naming the key
         fake.reset()

@@ -16,7 +16,11 @@ from tests.fakes.providers import FakeProvider, Reply
 
 pytestmark = pytest.mark.anyio
 
-PONG = Reply.json({"answer": "pong"}, usage=(21, 4))
+#: what providers.test asks for: a real Plan, the way a task's first call asks
+PLAN = {"task_type": "cli", "tech_stack": "python", "architecture_notes": "one file",
+        "managers": [{"role": "backend", "description": "write hello.py", "priority": 1}]}
+PONG = Reply.json(PLAN, usage=(21, 4))
+ANSWER = "a valid Plan: 1 manager(s), stack 'python'"
 NO_PROXY = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
 
 
@@ -38,11 +42,11 @@ async def test_set_list_test_remove_over_the_socket(daemon, fake):
         assert key not in json.dumps(info)
         fake.push(PONG)
         res = await c.call("providers.test", {"name": "work"})
-        assert res["answer"] == "pong" and res["kind"] == "anthropic" and res["latency_ms"] > 0
+        assert res["answer"] == ANSWER and res["kind"] == "anthropic" and res["latency_ms"] > 0
         assert (res["tokens_in"], res["tokens_out"]) == (21, 4)
         [req] = fake.requests
         assert req.headers["x-api-key"] == key and req.model == "claude-3-5-haiku-latest"
-        assert req.schema["required"] == ["answer"]
+        assert req.schema["type"] == "object" and "managers" in req.schema["properties"]
         # updating without a key keeps the stored one
         await c.call("providers.set", {"name": "work", "kind": "anthropic", "model": "claude-sonnet-4", "base_url": fake.base_url("anthropic")})
         fake.push(PONG)
@@ -79,26 +83,26 @@ async def test_set_list_test_remove_over_the_socket(daemon, fake):
     daemon.restart()
     async with daemon.connect() as c:
         fake.push(PONG)
-        assert (await c.call("providers.test", {"name": "keep"}))["answer"] == "pong"
+        assert (await c.call("providers.test", {"name": "keep"}))["answer"] == ANSWER
     assert fake.requests[-1].headers["authorization"] == f"Bearer {key}"
 
 
 def test_octractl_providers(daemon, fake):
     key = "gm-cli-key-abcdef123456"
-    out = daemon.ctl("providers", "set", "gem", "--kind", "gemini", "--model", "gemini-2.0-flash",
+    out = daemon.ctl("providers", "set", "gem", "--kind", "gemini", "--model", "gemini-2.5-flash",
                      "--base-url", fake.base_url("gemini"), "--api-key-stdin", input=key + "\n")
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "gem: gemini gemini-2.0-flash, key stored"
+    assert out.stdout.strip() == "gem: gemini gemini-2.5-flash, key stored"
     out = daemon.ctl("providers", "list")
     assert out.returncode == 0 and key not in out.stdout
     lines = out.stdout.splitlines()
     assert lines[0].split() == ["NAME", "KIND", "MODEL", "KEY", "SOURCE", "BASE", "URL"]
-    assert lines[1].split()[:6] == ["*", "gem", "gemini", "gemini-2.0-flash", "yes", "stored"]
+    assert lines[1].split()[:6] == ["*", "gem", "gemini", "gemini-2.5-flash", "yes", "stored"]
     assert lines[-1] == "default: gem"
     fake.push(PONG)
     out = daemon.ctl("providers", "test", "gem")
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("ok: gem (gemini, gemini-2.0-flash) answered 'pong' in ")
+    assert out.stdout.startswith("ok: gem (gemini, gemini-2.5-flash) answered " + repr(ANSWER) + " in ")
     assert fake.requests[-1].headers["x-goog-api-key"] == key
     fake.push(Reply.error(403, "API key not valid"))
     out = daemon.ctl("providers", "test", "gem")
@@ -181,7 +185,7 @@ async def test_providers_from_the_environment_and_config_file(octra_env, fake):
             listed = await c.call("providers.list")
             got = {p["name"]: (p["kind"], p["source"], p["has_key"], p["model"]) for p in listed["providers"]}
             assert got == {
-                "gemini": ("gemini", "env", True, "gemini-2.0-flash"),
+                "gemini": ("gemini", "env", True, "gemini-2.5-flash"),
                 "local": ("ollama", "config", False, "qwen2.5"),
                 "ollama": ("ollama", "env", False, "llama3.1"),
             }
@@ -192,8 +196,8 @@ async def test_providers_from_the_environment_and_config_file(octra_env, fake):
                 await c.call("providers.test", {"name": "broken"})
             assert "config.toml [providers.broken]" in err.value.message
             fake.push(PONG, PONG)
-            assert (await c.call("providers.test", {"name": "local"}))["answer"] == "pong"
-            assert (await c.call("providers.test", {"name": "ollama"}))["answer"] == "pong"
+            assert (await c.call("providers.test", {"name": "local"}))["answer"] == ANSWER
+            assert (await c.call("providers.test", {"name": "ollama"}))["answer"] == ANSWER
             assert [r.model for r in fake.requests] == ["qwen2.5", "llama3.1"]
             with pytest.raises(RpcError) as err:
                 await c.call("providers.remove", {"name": "local"})

@@ -12,7 +12,7 @@ import msgspec
 import pytest
 
 from octrad.providers.parse import InvalidAnswer, decode_answer, extract_json
-from octrad.providers.prices import cost_usd, price_of
+from octrad.providers.models import ModelSpec, cost_usd, family_of, spec_for
 from octrad.providers.schema import SchemaError, answer_schema, gemini, openai_strict
 from octrad.providers.transport import RetryPolicy, parse_retry_after
 
@@ -103,7 +103,6 @@ def test_gemini_schema_is_the_openapi_subset():
         '```json\n{"a": 1}\n```',
         '```\n{"a": 1}\n```',
         'Here you go: {"a": 1} -- done',
-        'Thinking {not json} then {"a": 1}',
         '  \n{"a": 1}\n\n',
     ],
 )
@@ -114,7 +113,7 @@ def test_extract_json_strips_fences_and_prose(text):
 def test_invalid_answers_say_what_is_wrong():
     with pytest.raises(InvalidAnswer, match="empty"):
         extract_json("   ")
-    with pytest.raises(InvalidAnswer, match="not valid JSON") as err:
+    with pytest.raises(InvalidAnswer, match="not one valid JSON object") as err:
         extract_json('{"files": [')
     assert "began" in str(err.value)
     with pytest.raises(InvalidAnswer, match=r"\$\.files\[0\]\.path"):
@@ -123,16 +122,31 @@ def test_invalid_answers_say_what_is_wrong():
         decode_answer('{"files": [], "context": {"scope": "cosmic", "content": "x"}}', WorkerAnswer)
 
 
-def test_prices():
-    assert price_of("gpt-4o-mini-2024-07-18") == (0.15, 0.60)
-    assert price_of("gpt-4o") == (2.50, 10.00)
-    assert price_of("claude-3-5-haiku-20241022") == (0.80, 4.00)
-    assert price_of("openai/gpt-4o-mini") == (0.15, 0.60)
-    assert price_of("models/gemini-2.0-flash") == (0.10, 0.40)
-    assert price_of("llama3.1") is None
-    assert cost_usd("gpt-4o", 1_000_000, 1_000_000) == 12.5
-    assert cost_usd("llama3.1", 1000, 1000) == 0
-    assert cost_usd("llama3.1", 1_000_000, 0, (0.5, None)) == 0.5
+def test_model_table_prices_and_overrides():
+    assert family_of("gpt-4o-mini-2024-07-18") == "gpt-4o-mini"
+    assert family_of("openai/gpt-4o-mini") == "gpt-4o-mini"
+    assert family_of("models/gemini-2.5-flash") == "gemini-2.5-flash"
+    assert family_of("llama3.1") is None
+    # Opus 4.5 and later: $5/$25, not the $15/$75 of Opus 4 and 4.1
+    for m in ("claude-opus-4-5", "claude-opus-4-5-20251101", "claude-opus-4-7", "claude-opus-5"):
+        s = spec_for(m)
+        assert (s.price_in, s.price_out) == (5.0, 25.0), m
+    assert (spec_for("claude-opus-4-1").price_in, spec_for("claude-opus-4-20250514").price_out) == (15.0, 75.0)
+    assert cost_usd(spec_for("gpt-4o"), 1_000_000, 1_000_000) == 12.5
+    # cached prompt tokens at their own price: gpt-4o cached input is $1.25
+    assert cost_usd(spec_for("gpt-4o"), 1_000_000, 0, cached=1_000_000) == 1.25
+    # Anthropic: read 0.1x, write 1.25x of the input price
+    assert cost_usd(spec_for("claude-haiku-4-5"), 2_000_000, 0, cached=1_000_000, cache_write=1_000_000) == pytest.approx(0.1 + 1.25)
+    assert cost_usd(spec_for("llama3.1"), 1000, 1000) == 0
+    # config.toml overrides: for all models, then per model prefix
+    s = spec_for("llama3.1", {"price_in": 0.5, "max_output_tokens": 2048}, {"llama3": {"context_tokens": 8192}})
+    assert (s.price_in, s.max_output_tokens, s.context_tokens, s.default_output_tokens) == (0.5, 2048, 8192, 2048)
+    assert cost_usd(s, 1_000_000, 0) == 0.5
+    # the quirks come from the table: reasoning models, newer Claude, JSON-mode-only servers
+    assert spec_for("gpt-5.4-mini").temperature_rule == "fixed" and spec_for("o3").token_field == "max_completion_tokens"
+    assert spec_for("claude-opus-4-7").temperature_rule == "none" and spec_for("claude-haiku-4-5").temperature_max == 1.0
+    assert spec_for("deepseek-chat").structured == "json_object"
+    assert isinstance(spec_for("x"), ModelSpec) and spec_for("x").max_output_tokens > 0
 
 
 def test_retry_after_forms_and_backoff():

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from octra_protocol.errors import RpcError
+from octrad import statedirs
+from octrad.pipeline import gitrepo
 from octrad.projects import Projects
 from octrad.snapshots import nix
 from octrad.snapshots.service import SnapshotService, snapshot_name
@@ -44,13 +46,17 @@ GIT_ENV = {
 
 
 @pytest.fixture(autouse=True)
-def offline_nix(monkeypatch):
+def offline_nix(monkeypatch, tmp_path):
     monkeypatch.setenv("NIX_CONFIG", "substituters =")
+    monkeypatch.setattr(statedirs, "_data_dir", tmp_path)
 
 
 def git(folder, *args) -> str:
+    """git on a project folder's repository (in the data folder), or on a restored copy's own .git."""
+    gd = statedirs.git_dir(folder)
+    where = ["--git-dir", str(gd), "--work-tree", str(folder)] if gd.exists() else ["-C", str(folder)]
     return subprocess.run(
-        ["git", "-C", str(folder), *args], env={**os.environ, **GIT_ENV}, check=True, capture_output=True, text=True
+        ["git", *where, *args], cwd=folder, env={**os.environ, **GIT_ENV}, check=True, capture_output=True, text=True
     ).stdout
 
 
@@ -84,7 +90,7 @@ def make_repo(folder: Path, marker: str = "v1") -> None:
     (folder / "README.md").write_text(f"# demo {marker}\n")
     (folder / "src" / "main.rs").write_text('fn main() { println!("hi"); }\n')
     (folder / ".gitignore").write_text("target/\n")
-    git(folder, "init", "-q", "-b", "main")
+    gitrepo.init(folder)
     git(folder, "add", "-A")
     git(folder, "commit", "-q", "-m", "first")
     script = folder / "run.sh"
@@ -276,7 +282,7 @@ async def test_gc_keeps_the_newest_and_deletes_the_rest(env, tmp_path):
         paths.append((await env.svc.snapshot(p.id, f"t{i}", folder)).store_path)
         if i < 2:  # the next run starts from the latest snapshot
             assert (await env.svc.start_from_latest(p.id, folder))["task_id"] == f"t{i}"
-            assert (folder / ".git").is_dir()
+            assert gitrepo.has_repo(folder) and not (folder / ".git").exists(), "history back in the data folder"
             assert await env.svc.start_from_latest(p.id, folder) is None, "a folder with work in it is left alone"
     assert (await env.svc.latest_for_project(p.id))["task_id"] == "t2"
     res = await env.svc.gc(keep=1)
@@ -304,8 +310,9 @@ def nix_daemon(octra_env):
             d.kill()
 
 
-async def test_methods_and_commands_through_the_daemon(nix_daemon, tmp_path):
+async def test_methods_and_commands_through_the_daemon(nix_daemon, tmp_path, monkeypatch):
     oenv = nix_daemon.oenv
+    monkeypatch.setattr(statedirs, "_data_dir", oenv.data_dir)
     db = await Database(oenv.data_dir / "octra.db").open()
     try:
         projects = Projects(db, oenv.data_dir / "projects")
@@ -349,7 +356,9 @@ async def test_methods_and_commands_through_the_daemon(nix_daemon, tmp_path):
     assert nix_daemon.ctl("gc", "--keep", "0").returncode == 2
 
 
-async def test_a_submodule_comes_back_whole(env, tmp_path):
+async def test_a_submodule_comes_back_as_its_files(env, tmp_path):
+    """A submodule's files and gitlink come back; its own repository does not (its
+    ``.git`` in the tree is never snapshotted, and Octra keeps no submodule repositories)."""
     lib = tmp_path / "lib"
     lib.mkdir()
     (lib / "lib.txt").write_text("library\n")
@@ -358,7 +367,7 @@ async def test_a_submodule_comes_back_whole(env, tmp_path):
     git(lib, "commit", "-qm", "lib")
     p = await env.project("withsub")
     folder = Path(p.path)
-    git(folder, "init", "-q")
+    gitrepo.init(folder)
     (folder / "app.txt").write_text("app\n")
     git(folder, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "vendor/lib")
     git(folder, "add", "-A")
@@ -367,5 +376,6 @@ async def test_a_submodule_comes_back_whole(env, tmp_path):
     dest = tmp_path / "back"
     await env.svc.restore("t1", str(dest))
     assert (dest / "vendor" / "lib" / "lib.txt").read_text() == "library\n"
-    assert git(dest / "vendor" / "lib", "log", "--format=%s") == "lib\n"
+    assert not (dest / "vendor" / "lib" / ".git").exists()
+    assert git(dest, "ls-files", "-s", "vendor/lib").startswith("160000 ")
     assert git(dest, "status", "--porcelain") == ""

@@ -314,9 +314,10 @@ async def test_providers_add_then_test_then_remove(daemon, fake):
             await type_text(pilot, value)
         await pilot.click("#ok")
         await until(pilot, lambda: app.screen.query("#table") and app.screen.query_one("#table", DataTable).row_count == 1)
-        fake.push(Reply.json({"answer": "pong"}))
+        # providers.test asks for a real Plan, the way a task's first call does
+        fake.push(Reply.json({"tech_stack": "python", "managers": [{"role": "backend", "description": "d"}]}))
         await pilot.press("t")
-        await until(pilot, lambda: "answered 'pong'" in str(app.screen.query_one("#detail").content), 20)
+        await until(pilot, lambda: "answered \"a valid Plan: 1 manager(s)" in str(app.screen.query_one("#detail").content), 20)
         assert fake.requests[-1].headers.get("authorization") == f"Bearer {KEY}"
         # a failing test call shows the provider's error in place
         fake.push(Reply.error(401, "bad key"))
@@ -324,8 +325,29 @@ async def test_providers_add_then_test_then_remove(daemon, fake):
         await until(pilot, lambda: "local:" in str(app.screen.query_one("#detail").content)
                     and "answered" not in str(app.screen.query_one("#detail").content), 30)
         assert KEY not in str(app.screen.query_one("#detail").content)
+        # the first provider added is the default; o makes offline the default, m this one again
+        assert "default provider: local" in str(app.screen.query_one("#table-intro").content)
+        await pilot.press("o")
+        await until(pilot, lambda: "default provider: offline" in str(app.screen.query_one("#table-intro").content))
+        await pilot.press("m")
+        await until(pilot, lambda: "default provider: local" in str(app.screen.query_one("#table-intro").content))
+        # removing asks first: n (or Esc) keeps it, y removes it and its key
         await pilot.press("d")
-        await until(pilot, lambda: app.screen.query_one("#table", DataTable).row_count == 0)
+        await until(pilot, lambda: app.screen.query("#yes"))
+        assert "Remove provider local and its stored key?" in app.screen.query_one("Label").render().plain
+        await pilot.press("n")
+        await until(pilot, lambda: app.screen.query("#table"))
+        await pilot.pause(0.3)
+        assert app.screen.query_one("#table", DataTable).row_count == 1
+        async with daemon.connect() as c:
+            assert [p["name"] for p in (await c.call("providers.list"))["providers"]] == ["local"]
+        await pilot.press("d")
+        await until(pilot, lambda: app.screen.query("#yes"))
+        await pilot.press("y")
+        await until(pilot, lambda: app.screen.query("#table") and app.screen.query_one("#table", DataTable).row_count == 0)
+        await pilot.press("escape")  # and back on the main screen, with its keys
+        await until(pilot, lambda: app.screen.query("#chat") and "New" in footer_keys(app))
+        assert app.return_code is None
     async with daemon.connect() as c:
         assert (await c.call("providers.list"))["providers"] == []
 
@@ -386,7 +408,8 @@ async def test_answering_the_bosss_questions_in_the_chat(daemon, fake):
         assert tree_shape(app) == [("boss", [("backend", ["api", "db"]), ("docs", ["readme"])])]
 
 
-async def test_autostart_starts_the_daemon_then_a_lost_one_is_shown(octra_env, monkeypatch):
+async def test_autostart_starts_the_daemon_and_again_when_it_stopped(octra_env, monkeypatch):
+    """As the CLI does: a stopped daemon is started again by the next attempt (unless autostart is off)."""
     from octra_protocol.autostart import daemon_answers
 
     for key, value in octra_env.env.items():
@@ -398,15 +421,10 @@ async def test_autostart_starts_the_daemon_then_a_lost_one_is_shown(octra_env, m
             st = await app.link.call("daemon.status")
             assert st["data_dir"] == str(octra_env.data_dir)
             await app.link.call("daemon.shutdown")
-            await until(pilot, lambda: app.connection == "disconnected", 20)
-            # a daemon stopped on purpose is not started again behind the user's back
-            await pilot.pause(1.0)
-            assert not daemon_answers(octra_env.socket)
-            assert "f5: now, starting octrad" in str(app.query_one("#conn").render())
-            # f5: now, and start it
-            await pilot.press("f5")
+            await until(pilot, lambda: app.connection != "connected", 20)
             await until(pilot, lambda: app.connection == "connected", 30)
-            assert daemon_answers(octra_env.socket)
+            again = await app.link.call("daemon.status")
+            assert again["pid"] != st["pid"] and daemon_answers(octra_env.socket)
     finally:
         if daemon_answers(octra_env.socket):
             from octra_protocol.client import connect
@@ -446,3 +464,124 @@ async def test_a_daemon_of_another_major_version_stops_the_app():
         assert app.connection == "incompatible" and "protocol 2.0" in app.connection_detail
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# -- a user's first day (issue 16) ------------------------------------------------
+
+async def test_opening_settings_writes_nothing_and_saving_writes_only_the_change(daemon):
+    import sqlite3
+
+    from textual.widgets import Input
+
+    async with daemon.connect() as c:
+        await c.call("settings.set", {"sandbox": "none"})
+    app = OctraApp(socket=daemon.socket, autostart=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.connection == "connected", 20)
+        await pilot.press("s")
+        await until(pilot, lambda: app.screen.query("#set-github_api_url")
+                    and app.screen.query_one("#set-github_api_url", Input).value)
+        await pilot.pause(0.5)  # late first Changed messages of the widgets
+        assert app.screen.query_one("#set-sandbox").value == "none"
+        await pilot.click("#set-publish_repositories")
+        async with daemon.connect() as c:
+            with anyio.fail_after(10):
+                while not (await c.call("settings.get"))["publish_repositories"]:
+                    await pilot.pause(0.05)
+        await pilot.press("escape")
+        await pilot.press("s")  # and opening it again writes nothing either
+        await until(pilot, lambda: app.screen.query("#set-github_api_url")
+                    and app.screen.query_one("#set-github_api_url", Input).value)
+        await pilot.pause(0.5)
+    async with daemon.connect() as c:
+        assert (await c.call("settings.get"))["sandbox"] == "none"
+    db = sqlite3.connect(f"file:{daemon.oenv.data_dir / 'octra.db'}?mode=ro", uri=True)
+    try:
+        stored = {k for (k,) in db.execute("SELECT key FROM settings")}
+    finally:
+        db.close()
+    assert stored == {"sandbox", "publish_repositories"}, "a setting the user did not change was written"
+
+
+def footer_keys(app) -> set[str]:
+    return {k.description for k in app.screen.query("FooterKey")}
+
+
+async def test_help_footer_and_keys_panel(daemon):
+    from textual.widgets import HelpPanel
+
+    app = OctraApp(socket=daemon.socket, autostart=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.connection == "connected", 20)
+        await pilot.pause(0.2)
+        keys = footer_keys(app)
+        assert {"Help", "New", "Settings", "Providers", "Skills", "Guides", "Quit"} <= keys
+        assert not keys & {"Approve", "Cancel", "Resume"}, "keys shown that do nothing now"
+        for key in ("question_mark", "f1"):
+            await pilot.press(key)
+            await until(pilot, lambda: app.screen.query("#help-keys"))
+            assert "Octra keys" in app.screen.query_one("#help Label").render().plain
+            await pilot.press("escape")
+            await until(pilot, lambda: not app.screen.query("#help-keys"))
+        app.action_show_help_panel()
+        await until(pilot, lambda: app.screen.query(HelpPanel))
+        await pilot.press("escape")
+        await until(pilot, lambda: not app.screen.query(HelpPanel))
+
+
+async def test_enter_then_c_cancels_and_a_task_typed_while_the_daemon_is_down_is_kept(daemon, fake):
+    from textual.widgets import Input
+
+    script = team_script()
+    script.delay = 1.0
+    fake.responder = script
+    await use_fake(daemon, fake)
+    app = OctraApp(socket=daemon.socket, autostart=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.connection == "connected", 20)
+        await set_options(pilot, provider="fake")
+        await pilot.press("n")
+        await type_text(pilot, "slow service")
+        await pilot.press("enter", "c")  # c at once: the hint says "c cancels"
+        chat = app.query_one("#chat", Input)
+        assert chat.value == "" and app.focused is not chat
+        await until(pilot, lambda: status(app) == "cancelled", 30)
+        assert "Cancel" not in footer_keys(app)
+
+        await anyio.to_thread.run_sync(daemon.stop)
+        await until(pilot, lambda: app.connection == "disconnected", 10)
+        await pilot.press("n")
+        await type_text(pilot, "typed while down")
+        await pilot.press("enter")
+        await until(pilot, lambda: chat.value == "typed while down")
+        assert "not sent" in str(chat.border_subtitle) and app.focused is chat and app.new_mode
+        await anyio.to_thread.run_sync(daemon.start)
+        await until(pilot, lambda: app.connection == "connected", 20)
+        await pilot.press("enter")  # sent now
+        await until(pilot, lambda: chat.value == "" and any(t.get("description") == "typed while down" for t in app.tasks.values()), 20)
+
+
+async def test_a_failed_tasks_error_wraps_and_its_report_opens_whole(daemon, fake):
+    from tests.fakes.providers import Reply
+
+    long_fix = "the model's account has no quota left: " + "add credit or choose another provider " * 6 + "THE-END"
+    fake.responder = lambda req: Reply.error(400, long_fix)
+    await use_fake(daemon, fake)
+    async with daemon.connect() as c:
+        tid = (await c.call("task.create", {"description": "doomed", "provider": "fake"}))["task_id"]
+    app = OctraApp(socket=daemon.socket, autostart=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.selected_task == tid and status(app) == "failed", 60)
+        await pilot.pause(0.3)
+        summary = app.query_one("#summary")
+        assert "THE-END" in summary.render().plain
+        assert summary.size.height >= 2, "the error wraps instead of being cut at the pane's width"
+        log = app.query_one("#log")
+        assert all(len(line) <= log.size.width for line in log.lines), "a log line wider than the pane"
+        assert any("THE-END" in line for line in log.lines)
+        assert "Report" in footer_keys(app) and "Resume" in footer_keys(app)
+        await pilot.press("e")
+        await until(pilot, lambda: app.screen.query("#report-text"))
+        assert "THE-END" in app.screen.query_one("#report-text").render().plain
+        await pilot.press("escape")
+        await until(pilot, lambda: not app.screen.query("#report-text"))

@@ -64,3 +64,28 @@ def test_streamed_output_and_unknown_kinds():
     assert event_lines(ev(1, "agent.log", source="llm", text='{"a":\n 1}\n\n')) == ['  {"a":', "   1}"]
     assert event_lines(ev(2, "task.finished", status="done")) == []
     assert event_lines(ev(3, "something.new", x=1)) == ["something.new {'x': 1}"]
+
+
+def test_the_summary_shows_checks_the_verdict_and_an_unsandboxed_run():
+    from rich.text import Text
+
+    from octra_tui.model import summary_text
+    from tests.test_cli import FAILED, PASSED, SKIPPED, protocol_task
+
+    def plain(task, **kw) -> str:
+        return Text.from_markup(summary_text(task, **kw)).plain
+
+    ok = plain(protocol_task(checks=[PASSED], verified=True, sandbox="bwrap"))
+    assert "✓ verified: 1 check passed" in ok and "✓ build pip install -e .  exit 0, 2.5s" in ok
+    assert "UNSANDBOXED" not in ok
+    task = protocol_task(status="failed", checks=[PASSED, FAILED], verified=False, sandbox="none",
+                         error={"kind": "checks_failed", "message": "1 check still fails"})
+    bad = plain(task)
+    assert "✗ failed checks: test" in bad and "✗ test pytest -q  exit 1, 0.8s" in bad
+    assert "│ E   AssertionError: 2 != 3" in bad and "UNSANDBOXED" in bad
+    assert "octractl resume t1 --meta max_fix_attempts=5" in bad
+    long = dict(task, checks=[dict(FAILED, output_tail="\n".join(f"line {i}" for i in range(50)))])
+    assert "line 43" not in plain(long) and "line 49" in plain(long), "the summary shows the tail's end"
+    assert "line 0" in plain(long, tail_lines=None), "the report shows it whole"
+    assert "unverified: the tool words is not installed" in plain(protocol_task(checks=[SKIPPED], verified=None))
+    assert "verified" not in plain(protocol_task(status="building"))

@@ -106,3 +106,19 @@ def test_settings_screen(snap_compare, daemon):
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_help_screen(snap_compare, daemon):
+    app = OctraApp(socket=daemon.socket, autostart=False)
+
+    async def run_before(pilot) -> None:
+        with anyio.fail_after(20):
+            while app.connection != "connected":
+                await pilot.pause(0.05)
+        await pilot.press("question_mark")
+        with anyio.fail_after(20):
+            while not app.screen.query("#help-keys"):
+                await pilot.pause(0.05)
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

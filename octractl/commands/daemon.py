@@ -34,9 +34,12 @@ def register(cli: click.Group) -> None:
             return
         if not result["projects"]:
             click.echo("no projects")
-        for p in result["projects"]:
-            where = p["path"] if p["exists"] else "(in its snapshot)"
-            click.echo(f"{p['id']}  {p['name'][:32]:<32} {p['tasks']:>3} task(s)  {p['stack'] or '-':<8} {where}")
+            return
+        from ..render import table
+
+        click.echo(table(("PROJECT", "NAME", "TASKS", "STACK", "FOLDER"),
+                         [(p["id"], p["name"], str(p["tasks"]), p["stack"] or "-",
+                           p["path"] if p["exists"] else "(in its snapshot)") for p in result["projects"]]))
 
     @cli.command()
     @click.argument("shell", type=click.Choice(SHELLS))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..complete import guide_tools
 from ..session import Options, run
 
 
@@ -57,13 +58,14 @@ def register(cli: click.Group) -> None:
         if not rows:
             click.echo("no guides")
             return
-        width = max(len(g["tool"]) for g in rows)
-        for g in rows:
-            score = f"{g['score']:>3}  " if g.get("score") is not None else ""
-            click.echo(f"{score}{g['tool']:<{width}}  {g['ecosystem']:<10}  {g['description']}")
+        from ..render import table
+
+        scored = any(g.get("score") is not None for g in rows)
+        head = ("SCORE",) * scored + ("TOOL", "ECOSYSTEM", "DESCRIPTION")
+        click.echo(table(head, [(str(g.get("score")),) * scored + (g["tool"], g["ecosystem"], g["description"]) for g in rows]))
 
     @guides.command("show")
-    @click.argument("tool")
+    @click.argument("tool", shell_complete=guide_tools)
     @click.pass_obj
     def show(opts: Options, tool: str) -> None:
         """Print the whole guide for TOOL."""

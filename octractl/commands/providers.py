@@ -1,4 +1,4 @@
-"""octractl providers list|set|remove|test."""
+"""octractl providers list|set|remove|test|default."""
 
 from __future__ import annotations
 
@@ -25,6 +25,10 @@ def register(cli: click.Group) -> None:
           echo "$KEY" | octractl providers set claude --kind anthropic --model claude-sonnet-4-5 --api-key-stdin
           octractl providers set local --kind ollama --model llama3.1 --base-url http://127.0.0.1:11434
           octractl providers test work
+          octractl providers default work      (or offline: no AI)
+
+        \b
+        The first provider added becomes the default; adding more does not change it.
         """
 
     @providers.command("list")
@@ -101,8 +105,45 @@ def register(cli: click.Group) -> None:
         """Remove stored provider NAME."""
         from ..render import print_json
 
-        res = run(opts, lambda c: c.call("providers.remove", {"name": name}))
+        async def body(c):
+            was = (await c.call("providers.list"))["default"]
+            return was, await c.call("providers.remove", {"name": name}), (await c.call("providers.list"))["default"]
+
+        was, res, now = run(opts, body)
         print_json(res) if opts.json else click.echo(f"removed {res['removed']}")
+        if now != was:
+            click.echo(f"octractl: the default provider is now {now}", err=True)
+
+    @providers.command("default")
+    @click.argument("name", required=False)
+    @click.option("--auto", is_flag=True, help="Forget the choice: OCTRA_PROVIDER/config.toml, else the first configured one.")
+    @click.pass_obj
+    def default(opts: Options, name: str | None, auto: bool) -> None:
+        """Choose the provider of tasks that name none (a configured one, or offline); no NAME: show it.
+
+        \b
+        Examples:
+          octractl providers default work
+          octractl providers default offline
+          octractl providers default --auto
+        """
+        from ..render import print_json
+
+        if name is not None and auto:
+            fail("give NAME or --auto, not both", exitcodes.USAGE)
+
+        async def body(c):
+            if name is not None or auto:
+                await c.call("settings.set", {"default_provider": "" if auto else name})
+            return await c.call("providers.list")
+
+        res = run(opts, body)
+        if opts.json:
+            print_json({"default": res["default"]})
+            return
+        click.echo(f"default provider: {res['default']}")
+        if name is not None and res["default"] != name.strip().lower():
+            click.echo(f"note: {res['default']} is used, not {name}", err=True)
 
     @providers.command("test")
     @click.argument("name")

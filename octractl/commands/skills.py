@@ -27,7 +27,7 @@ def register(cli: click.Group) -> None:
         Examples:
           octractl skills catalog --category backend
           octractl skills search "backend api worker" --tech "python fastapi" --task "add pagination"
-          octractl skills show rest-pagination http-caching
+          octractl skills show api-pagination http-caching
         """
 
     @skills.command("catalog")

@@ -6,6 +6,7 @@ import os
 
 import click
 
+from ..complete import task_ids
 from ..session import Options, run
 
 
@@ -41,17 +42,33 @@ def register(cli: click.Group) -> None:
             click.echo(f"{s['task_id']:<14} {created:<19} {s['files']:>7} {_size(s['bytes']):>10}  {s['store_path']}")
 
     @cli.command()
-    @click.argument("task")
+    @click.argument("task", shell_complete=task_ids)
     @click.option("--to", "dest", metavar="DIR", help="Where to restore (must not exist or be empty) [default: the project's folder].")
     @click.pass_obj
     def restore(opts: Options, task: str, dest: str | None) -> None:
-        """Copy TASK's snapshot out of the Nix store (writable, with its git history)."""
+        """Copy TASK's snapshot out of the Nix store (writable, with its git history).
+
+        TASK is a task id, a unique start of one, or `last`."""
         from ..render import print_json
 
-        params = {"task_id": task}
+        from .tasks import resolve
+
+        params = {}
         if dest is not None:
             params["dest"] = os.path.abspath(os.path.expanduser(dest))
-        res = run(opts, lambda c: c.call("project.restore", params))
+
+        async def body(c):
+            from octra_protocol.errors import RpcError
+
+            params["task_id"] = await resolve(c, task)
+            try:
+                return await c.call("project.restore", params)
+            except RpcError as exc:
+                if exc.kind == "not_found":
+                    await c.call("task.get", {"task_id": params["task_id"]})  # "no task" rather than "no snapshot"
+                raise
+
+        res = run(opts, body)
         print_json(res) if opts.json else click.echo(res["path"])
 
     @cli.command()

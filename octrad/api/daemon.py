@@ -6,9 +6,11 @@ import os
 import shutil
 import time
 
+import anyio
+
 from octra_protocol import PROTOCOL_VERSION
 from octra_protocol.errors import RpcError
-from octra_protocol.methods.daemon import InitializeResult, StatusResult
+from octra_protocol.methods.daemon import InitializeResult, SandboxStatus, StatusResult
 
 from .. import __version__
 
@@ -43,7 +45,12 @@ def register(router) -> None:
 
     @router.method("daemon.status", inline=True)
     async def status(call, p):
+        from ..scaffold import sandbox
+
         d = call.daemon
+        setting = (await d.settings.get()).sandbox
+        # probed once per daemon (cached): the first status after start may take a moment
+        state = await anyio.to_thread.run_sync(sandbox.status, setting)
         return StatusResult(
             version=__version__,
             pid=os.getpid(),
@@ -54,6 +61,8 @@ def register(router) -> None:
             nix_available=nix_available(),
             default_provider=d.default_provider(),
             log_file=str(d.log_file) if d.log_file else None,
+            keys=d.secrets.where if getattr(d, "secrets", None) else None,
+            sandbox=SandboxStatus(**state),
         )
 
     @router.method("daemon.shutdown")

@@ -10,8 +10,20 @@ from ..settings import SettingsStore, check
 
 
 async def setup(daemon) -> None:
-    check(daemon.config.settings)
     daemon.settings = SettingsStore(daemon.db, daemon.config.settings)
+
+
+def provider_choice(daemon, name: str | None) -> str:
+    """The default_provider setting as stored: "" (automatic), offline, or a configured provider."""
+    name = (name or "").strip().lower()
+    if not name or name == "offline":
+        return name
+    llm = daemon.llm
+    if llm.registry.get(name) is None:
+        known = sorted({c.name for c in llm.registry.all()})
+        raise RpcError.of("invalid_params", f"default_provider must be a configured provider or offline, not {name!r}; "
+                          f"configured: {', '.join(known) or 'none'} (add one with `octractl providers set`)")
+    return name
 
 
 def register(router) -> None:
@@ -22,7 +34,9 @@ def register(router) -> None:
     @router.method("settings.set")
     async def set_(call, p):
         changes = {f: getattr(p, f) for f in p.__struct_fields__ if getattr(p, f) is not msgspec.UNSET}
-        for key, value in changes.items():
-            if value is None and not key.startswith("max_") or key == "max_parallel_llm_calls" and value is None:
-                raise RpcError.of("invalid_params", f"{key} cannot be null")
-        return await call.daemon.settings.update(changes)
+        if "default_provider" in changes:
+            changes["default_provider"] = provider_choice(call.daemon, changes["default_provider"])
+        check(changes)
+        new = await call.daemon.settings.update(changes)
+        call.daemon.llm.registry.chosen = new.default_provider
+        return new

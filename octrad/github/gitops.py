@@ -3,9 +3,14 @@ remotes with gitpython.
 
 The token reaches git only for the one network command that needs it, through
 a credential helper that reads a private file (0600, in a 0700 folder, removed
-right after).  It is never in a remote URL, ``.git/config``, the command line
+right after).  It is never in a remote URL, the repository's config, the command line
 or git's environment, which is built by ``child_env`` (an allow-list), not
 inherited from the daemon.
+
+Every git here works on the project's repository in Octra's data folder
+(``octrad.pipeline.gitrepo``; a clone is made with ``--separate-git-dir`` and
+the ``.git`` file it leaves in the project is removed) with Octra's fixed
+configuration, so nothing in a cloned repository's tree runs code.
 """
 
 from __future__ import annotations
@@ -22,9 +27,9 @@ from typing import Iterator
 import anyio
 
 from ..redact import redact
-from ..scaffold.environment import GIT_SAFE, child_env, scrub_git
+from ..pipeline import gitrepo
+from ..scaffold.environment import GIT_SAFE, git_env as _git_env
 
-COMMITTER = ("Octra", "octra@localhost")
 _DENIED = re.compile(r"(returned error: 403|\b403\b.*forbidden|permission to .* denied|permission denied|"
                      r"write access to repository not granted|protected branch)", re.I)
 _MISSING = re.compile(r"(returned error: 404|repository not found|does not appear to be a git repository)", re.I)
@@ -78,18 +83,22 @@ def credentials(token: str | None, tmp_root: Path, host: str | None = None) -> I
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def git_env() -> dict[str, str]:
-    """The environment of every git Octra starts for GitHub work."""
-    return child_env({"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never", "LC_ALL": "C", "LANGUAGE": "C"})
+def git_env(folder: Path | None = None) -> dict[str, str]:
+    """The environment of every git Octra starts for GitHub work (on ``folder``'s repository when given)."""
+    extra = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never", "LC_ALL": "C", "LANGUAGE": "C"}
+    if folder is None:
+        return _git_env(extra=extra)
+    return _git_env(gitrepo.git_dir(folder), folder, extra)
 
 
 async def run_git(args: list[str], *, cwd: Path | None, token: str | None, tmp_root: Path, what: str,
                   timeout: float = 600.0, host: str | None = None) -> str:
-    """Run one git network command with the token (given only for ``host`` when set); its output, or GitFailed."""
+    """Run one git network command with the token (given only for ``host`` when set); its output, or GitFailed.
+    With ``cwd`` (a project folder), git works on that project's repository."""
     with credentials(token, tmp_root, host) as opts:
         cmd = ["git", *GIT_SAFE, *opts, *args]
         with anyio.move_on_after(timeout) as scope:
-            proc = await anyio.run_process(cmd, cwd=str(cwd) if cwd else None, env=git_env(), check=False,
+            proc = await anyio.run_process(cmd, cwd=str(cwd) if cwd else None, env=git_env(cwd), check=False,
                                            stdin=None)
         if scope.cancelled_caught:
             raise GitFailed(what, -1, f"timed out after {timeout:g} s")
@@ -102,18 +111,30 @@ async def run_git(args: list[str], *, cwd: Path | None, token: str | None, tmp_r
 # -- local repository work (gitpython) ------------------------------------------
 
 def open_repo(folder: Path):
-    """A gitpython Repo whose git runs see none of the daemon's secrets and run no hooks."""
-    from git import Repo
+    """The project's gitpython Repo: git runs see none of the daemon's secrets, no config but Octra's."""
+    return gitrepo.open_repo(folder)
 
-    return scrub_git(Repo(folder))
+
+async def clone(url: str, folder: Path, *, token: str | None, tmp_root: Path, what: str, host: str | None) -> None:
+    """Clone ``url`` into the new folder ``folder``, its git directory in the data folder."""
+    gd = gitrepo.git_dir(folder)
+    if gd.exists():
+        await anyio.to_thread.run_sync(shutil.rmtree, gd)
+    gd.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    await run_git(["clone", "--no-tags", "--separate-git-dir", str(gd), url, str(folder)], cwd=None, token=token,
+                  tmp_root=tmp_root, what=what, host=host)
+    dotgit = folder / ".git"  # the pointer file clone leaves: never relied on
+    if dotgit.is_file() or dotgit.is_symlink():
+        dotgit.unlink()
 
 
 def _setup_clone(folder: Path, remotes: dict[str, str]) -> None:
+    gd = gitrepo.git_dir(folder)
+    if gitrepo.work_tree_of(gd) != Path(os.path.abspath(folder)):
+        # a fresh clone: Octra's own config (work tree, identity) over what clone wrote
+        gitrepo.write_config(gd, folder, gitrepo.remotes_of(gd / "config"))
     repo = open_repo(folder)
     try:
-        with repo.config_writer() as cw:
-            cw.set_value("user", "name", COMMITTER[0])
-            cw.set_value("user", "email", COMMITTER[1])
         for name, url in remotes.items():
             names = [r.name for r in repo.remotes]
             if name in names:

@@ -37,6 +37,7 @@ import msgspec
 from octra_protocol.errors import RpcError
 
 from . import gitops
+from ..pipeline import gitrepo
 from .client import GitHubClient, GitHubError
 from .token import TokenStore
 from .urls import DEFAULT_API, IssueRef, find_issue, web_host
@@ -108,7 +109,7 @@ def format_issue(ref: IssueRef, issue: dict, comments: list[dict], *, new_since:
 class GitHubService:
     def __init__(self, daemon: Any):
         self.d = daemon
-        self.tokens = TokenStore(daemon.db)
+        self.tokens = TokenStore(daemon.secrets)
         #: first delay between checks of a new fork (grows to 5 s)
         self.fork_poll_s = 0.25
 
@@ -249,7 +250,7 @@ class GitHubService:
             remotes["fork"] = state["fork_clone_url"]
         fresh = False
         if folder.is_dir() and any(folder.iterdir()):
-            origin = await gitops.remote_url(folder, "origin") if (folder / ".git").exists() else None
+            origin = await gitops.remote_url(folder, "origin") if gitrepo.has_repo(folder) else None
             if origin != state["clone_url"]:
                 raise RpcError.of("conflict", f"the project folder {folder} holds something other than a clone of "
                                               f"{state['repo']}; use another project for {ref.url}")
@@ -257,15 +258,15 @@ class GitHubService:
             snap_task = await self.latest_issue_snapshot(ref.url, run.task_id)
             snaps = getattr(self.d, "snapshots", None)
             if snap_task is not None and snaps is not None:
-                await snaps.restore(snap_task, str(folder))
+                await snaps.restore(snap_task, str(folder), adopt_git=True)
                 await run.log(None, f"restored the issue's work from the snapshot of task {snap_task}")
             else:
                 folder.parent.mkdir(parents=True, exist_ok=True)
                 if folder.is_dir():
                     folder.rmdir()
                 try:
-                    await gitops.run_git(["clone", "--no-tags", state["clone_url"], str(folder)], cwd=None, token=token,
-                                         tmp_root=tmp, what=f"cloning {state['repo']}", host=_host(state["clone_url"]))
+                    await gitops.clone(state["clone_url"], folder, token=token, tmp_root=tmp,
+                                       what=f"cloning {state['repo']}", host=_host(state["clone_url"]))
                 except gitops.GitFailed as exc:
                     raise RpcError.of("unavailable", f"could not clone {state['repo']}: {exc}") from None
                 fresh = True
@@ -314,8 +315,9 @@ class GitHubService:
 
     @asynccontextmanager
     async def _working_copy(self, run: Any) -> AsyncIterator[Path]:
-        """The project as committed: its folder, or (once snapshotted) a copy restored from the snapshot."""
-        if (run.folder / ".git").exists():
+        """The project as committed: its folder, or (once snapshotted) a copy restored from the snapshot
+        (its repository, like every one Octra works on, in the data folder while it is used)."""
+        if run.folder.is_dir() and gitrepo.has_repo(run.folder):
             yield run.folder
             return
         snaps = getattr(self.d, "snapshots", None)
@@ -324,12 +326,14 @@ class GitHubService:
         tmp = Path(self.d.config.data_dir) / "tmp"
         tmp.mkdir(parents=True, exist_ok=True, mode=0o700)
         holder = tmp / f"publish-{secrets.token_hex(5)}"
+        copy = holder / run.folder.name
         try:
-            await snaps.restore(run.task_id, str(holder / run.folder.name))
-            yield holder / run.folder.name
+            await snaps.restore(run.task_id, str(copy), adopt_git=True)
+            yield copy
         finally:
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(lambda: shutil.rmtree(holder, ignore_errors=True))
+                for gone in (holder, gitrepo.git_dir(copy)):
+                    await anyio.to_thread.run_sync(lambda: shutil.rmtree(gone, ignore_errors=True))
 
     async def _push(self, folder: Path, remote: str, refspec: str, token: str, what: str, clone_url: str) -> None:
         await gitops.run_git(["push", remote, refspec], cwd=folder, token=token,

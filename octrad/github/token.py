@@ -1,27 +1,35 @@
-"""Where the GitHub token comes from: stored with ``github.set_token`` (table
-``credentials``), else ``GITHUB_TOKEN``.  Every token is registered with the
-redactor the moment it is loaded."""
+"""Where the GitHub token comes from: stored with ``github.set_token`` (in the
+secret store: the keyring, else a 0600 file; never the database), else
+``GITHUB_TOKEN``.  Every token is registered with the redactor the moment it
+is loaded."""
 
 from __future__ import annotations
 
-import time
+from octra_protocol.errors import RpcError
 
 from .. import secretenv
 from ..redact import register
-from ..store import Database
+from ..secretstore import GITHUB_TOKEN, SecretError, SecretStore
 
-NAME = "github_token"
+_UNREAD = object()
 
 
 class TokenStore:
-    def __init__(self, db: Database, environ: dict[str, str] | None = None):
-        self.db = db
+    def __init__(self, secrets: SecretStore, environ: dict[str, str] | None = None):
+        self.secrets = secrets
         self._env = secretenv.get("GITHUB_TOKEN") if environ is None else ((environ.get("GITHUB_TOKEN") or "").strip() or None)
         register(self._env)
+        #: the stored token once read (a keyring read is a D-Bus round trip: once is enough)
+        self._stored: object = _UNREAD
 
     async def get(self) -> tuple[str | None, str | None]:
         """(token, source) where source is "stored", "env" or None."""
-        stored = await self.db.scalar("SELECT secret FROM credentials WHERE name = ?", (NAME,))
+        if self._stored is _UNREAD:
+            try:
+                self._stored = await self.secrets.get(GITHUB_TOKEN)
+            except SecretError as exc:
+                raise RpcError.of("unavailable", f"the GitHub token cannot be read: {exc}") from None
+        stored = self._stored
         if stored:
             register(stored)
             return stored, "stored"
@@ -30,12 +38,9 @@ class TokenStore:
         return None, None
 
     async def set(self, token: str | None) -> None:
-        if token is None:
-            await self.db.execute("DELETE FROM credentials WHERE name = ?", (NAME,))
-            return
         register(token)
-        await self.db.execute(
-            "INSERT INTO credentials(name, secret, updated_at) VALUES (?, ?, ?) "
-            "ON CONFLICT(name) DO UPDATE SET secret = excluded.secret, updated_at = excluded.updated_at",
-            (NAME, token, time.time()),
-        )
+        try:
+            await self.secrets.set(GITHUB_TOKEN, token)
+        except (SecretError, OSError) as exc:
+            raise RpcError.of("unavailable", f"the GitHub token cannot be stored: {exc}") from None
+        self._stored = token

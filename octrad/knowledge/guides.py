@@ -15,7 +15,7 @@ One TOML file per tool, ``guides/<ecosystem>/<tool>.toml`` (package
     notes = ["..."]                  # optional extra guidance lines
     default_for = ["rust"]           # optional: stacks for which this is the first choice
 
-    [[commands]]                     # purposes: init, add_dependency, build, test, run, lint, format
+    [[commands]]                     # purposes: see "Purposes" below
     purpose = "init"
     command = "cargo init --name {name}"
     description = "create Cargo.toml and src/main.rs here"
@@ -23,6 +23,29 @@ One TOML file per tool, ``guides/<ecosystem>/<tool>.toml`` (package
     [[structure]]                    # the minimal project, real content that builds
     path = "Cargo.toml"
     content = '''...'''
+
+Purposes (the vocabulary the pipeline and the offline provider read; a
+purpose may have several commands, run in file order):
+
+- ``init``: create the project in an empty folder (``scaffold = "command"``)
+  or prepare the written structure (``scaffold = "structure"``).  Never a
+  check: it makes files.
+- ``setup``: make a checkout of the project ready to build: the virtual
+  environment, the dependencies, the configured build folder (``npm install``,
+  ``python3 -m venv .venv``, ``cmake -S . -B build``).  Optional; idempotent,
+  so it can run before every verification.
+- ``build``: compile or install the project (may fetch declared dependencies,
+  e.g. ``cargo build``, ``pip install -e '.[dev]'``).  Required.
+- ``test``: run the project's tests; exit 0 means they pass.  Required.
+- ``smoke``: run the guide's program once; it exits by itself, 0 meaning it
+  works (``cargo run``, ``./build/{name}``).  Optional: a long-running
+  service is smoke tested by its tests, not by this.
+- ``run``: how a user runs it (may serve forever: never a check).  Required.
+- ``add_dependency`` (with ``{package}``), ``lint``, ``format``: for workers.
+
+The project's checks are :meth:`Guide.checks`: the ``setup``, ``build``,
+``test`` and ``smoke`` commands, in that order (:data:`CHECK_PURPOSES`), with
+the placeholders filled.
 
 Placeholders, replaced with plain text substitution (never ``str.format``, so
 braces in file content are safe) by :func:`render`: ``{name}`` the project
@@ -40,7 +63,10 @@ A user adds or replaces guides with files in ``<folder of config.toml>/guides/<e
 
 Contract (``daemon.guides``, a :class:`GuideRegistry`): ``get(tool)``,
 ``for_stack(stack)``, ``match(description, k=3) -> list[GuideMatch]`` (best
-first, by keywords), ``all()``, ``format_for_prompt(guide)`` (compact text).
+first, by keywords), ``pick(description, stack=None) -> Guide | None`` (the
+stack named, else the best match), ``for_stacks(stack) -> list[Guide]`` (one
+per stack of a mixed stack), ``all()``; ``format_for_prompt(guide)``
+(compact text), ``guide.checks(name)``.
 A malformed guide fails the load naming its file (:class:`GuideError`).
 """
 
@@ -55,12 +81,15 @@ from typing import Iterable, Literal, NamedTuple
 
 import msgspec
 
+from octra_protocol.methods.guides import Purpose
+
 from ..config import ConfigError
 from .skills import Words, appears, normalize
 
-Purpose = Literal["init", "add_dependency", "build", "test", "run", "lint", "format"]
 #: every guide has a command for each of these
 REQUIRED_PURPOSES = ("init", "add_dependency", "build", "test", "run", "lint")
+#: the purposes whose commands are the project's checks, in the order they run
+CHECK_PURPOSES = ("setup", "build", "test", "smoke")
 _TOOL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -112,6 +141,15 @@ class Guide(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=Tru
 
     def commands_for(self, purpose: str) -> list[Command]:
         return [c for c in self.commands if c.purpose == purpose]
+
+    def checks(self, name: str, purposes: Iterable[str] = CHECK_PURPOSES) -> list[Command]:
+        """The project's checks: the commands of ``purposes`` (default setup, build,
+        test, smoke), in that order, placeholders filled for the project ``name``."""
+        return [
+            msgspec.structs.replace(c, command=render(c.command, name))
+            for p in purposes
+            for c in self.commands_for(p)
+        ]
 
     def detected_in(self, folder: str | Path, name: str) -> bool:
         """Whether ``folder`` already holds such a project (every detect entry, placeholders filled, globs allowed)."""
@@ -260,8 +298,10 @@ class GuideRegistry:
 
         Each keyword found scores its length in words times 2 (a specific
         phrase such as "spring boot" beats a generic word); the tool's own
-        name found adds 3.  On a tie a guide that is some stack's default
-        (``default_for``) comes first, then the registry order (ecosystem, tool).
+        name found adds 3.  On a tie, first the default of a stack the
+        description names ("a TypeScript CLI": tsc, default for typescript,
+        before npm), the one with fewer stacks when several are; then any
+        stack's default; then the registry order (ecosystem, tool).
         """
         text = Words(description)
         found = []
@@ -271,8 +311,42 @@ class GuideRegistry:
                 score += 3
             if score:
                 found.append(GuideMatch(g, score))
-        found.sort(key=lambda m: (-m.score, not m.guide.default_for))
+
+        def tie_break(m: GuideMatch) -> tuple:
+            named = any(text.has(s) for s in m.guide.default_for)
+            # among defaults of named stacks the more specialised guide wins: "a Node.js
+            # library in TypeScript" names node (npm) and typescript (tsc, one stack)
+            return (not named, len(m.guide.stacks) if named else 0, not m.guide.default_for)
+
+        found.sort(key=lambda m: (-m.score, *tie_break(m)))
         return found[:k]
+
+    def pick(self, description: str, stack: str | None = None) -> Guide | None:
+        """The one guide for a task.  With ``stack`` only the stack decides: the
+        whole text, else the first of its words ("python/fastapi", "static web")
+        that is a stack, ecosystem or tool, its default guide first; None when
+        none is.  Without, the description's best :meth:`match` (None when it
+        names no stack)."""
+        if stack and stack.strip():
+            found = self.for_stacks(stack)
+            return found[0] if found else None
+        best = self.match(description, k=1)
+        return best[0].guide if best else None
+
+    def for_stacks(self, stack: str) -> list[Guide]:
+        """One guide per stack a (possibly mixed) stack text names, in its order:
+        "python + typescript" gives pip and tsc; the whole text is tried first."""
+        out: list[Guide] = []
+        for token in [stack, *re.split(r"[\s/,;]+", stack)]:
+            t = token.strip().lower()
+            if not t or t == "+":
+                continue
+            found = self.for_stack(t) or ([self._by_tool[t]] if t in self._by_tool else [])
+            if found and found[0] not in out:
+                out.append(found[0])
+            if found and token is stack:
+                break
+        return out
 
 
 def format_for_prompt(guide: Guide, name: str | None = None) -> str:

@@ -1,9 +1,10 @@
 """Writing an AI's files into a project folder, and nowhere else.
 
 An AI names paths; a path is data from an untrusted source.  A path is
-accepted only when it is relative, has no ``..``, no NUL, nothing under
-``.git``, stays inside the project after every symlink on the way is resolved,
-and its content is under the size cap.  A rejected file raises
+accepted only when it is relative, has no ``..``, no NUL, no part git would
+take for its own folder (``.git`` in any case, see :func:`is_git_name`), stays
+inside the project and out of any such folder after every symlink on the way is
+resolved, and its content is under the size cap.  A rejected file raises
 :class:`UnsafePath` with the reason; the caller reports it and carries on.
 """
 
@@ -15,9 +16,26 @@ from pathlib import Path, PurePosixPath
 MAX_FILE_BYTES = 1024 * 1024
 MAX_PATH_CHARS = 300
 
+#: characters HFS+ ignores in names (git refuses ``.git`` spelled with them too)
+_HFS_IGNORABLES = str.maketrans("", "", "\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                                        "\u206a\u206b\u206c\u206d\u206e\u206f\ufeff")
+
 
 class UnsafePath(ValueError):
     """A file the pipeline refuses to write; the message says why."""
+
+
+def is_git_name(part: str) -> bool:
+    """Whether git (on some file system) takes the path part ``part`` for its own
+    folder: ``.git`` in any case, with NTFS trailing dots/spaces or a stream
+    suffix, its 8.3 short name ``git~1``, or with HFS+ ignorable characters.
+    Such a path is never written, listed, committed or snapshotted."""
+    ntfs = part.split(":", 1)[0].rstrip(" .").casefold()
+    return ntfs in (".git", "git~1") or part.translate(_HFS_IGNORABLES).casefold() == ".git"
+
+
+def has_git_part(rel: str) -> bool:
+    return any(is_git_name(x) for x in rel.split("/"))
 
 
 def check_path(root: Path, rel: str) -> Path:
@@ -36,14 +54,16 @@ def check_path(root: Path, rel: str) -> Path:
         raise UnsafePath(f"{rel!r}: not a file path")
     if ".." in parts:
         raise UnsafePath(f"{rel!r}: '..' leaves the project")
-    if parts[0] == ".git":
-        raise UnsafePath(f"{rel!r}: nothing may be written under .git")
+    if any(is_git_name(x) for x in parts):
+        raise UnsafePath(f"{rel!r}: nothing may be written in a .git folder (in any spelling)")
     root = root.resolve()
     target = root.joinpath(*parts)
-    # every existing component must resolve inside the project
+    # every existing component must resolve inside the project, and not into a .git
     real_parent = target.parent.resolve()
     if real_parent != root and root not in real_parent.parents:
         raise UnsafePath(f"{rel!r}: a symlink on the way leads out of the project")
+    if any(is_git_name(x) for x in real_parent.relative_to(root).parts):
+        raise UnsafePath(f"{rel!r}: a symlink on the way leads into a .git folder")
     if target.is_symlink():
         raise UnsafePath(f"{rel!r}: is a symlink; it is not followed")
     if target.exists() and target.is_dir():
@@ -81,14 +101,16 @@ def write_file(root: Path, rel: str, content: str) -> tuple[str, bool]:
 
 
 def list_files(root: Path, limit: int = 5000) -> list[str]:
-    """Project files (relative, sorted), without .git."""
+    """Project files (relative, sorted), without any .git folder."""
     out: list[str] = []
     if not root.is_dir():
         return out
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d != ".git")
+        dirnames[:] = sorted(d for d in dirnames if not is_git_name(d))
         rel = Path(dirpath).relative_to(root)
         for f in sorted(filenames):
+            if is_git_name(f):
+                continue
             out.append((rel / f).as_posix())
             if len(out) >= limit:
                 return out
@@ -119,26 +141,27 @@ def read_files(root: Path, paths: list[str], max_bytes: int = 60_000) -> list[tu
 
 
 #: folders of build outputs and dependencies that are never project files
-BUILD_DIRS = {".git", "node_modules", "target", "dist", "build", "__pycache__", ".venv", "venv", ".gradle", "_build", "deps", "zig-cache", ".zig-cache"}
+BUILD_DIRS = {"node_modules", "target", "dist", "build", "__pycache__", ".venv", "venv", ".gradle", "_build", "deps", "zig-cache", ".zig-cache"}
 
 
 def project_files(root: Path, limit: int = 400) -> list[str]:
     """What a prompt should see of a project: git's tracked and untracked-not-ignored
-    files, else the files outside build and dependency folders."""
-    if (root / ".git").exists():
-        from .gitrepo import listed
+    files, else the files outside build and dependency (and .git) folders."""
+    from .gitrepo import listed
 
-        try:
-            found = listed(root)
-        except Exception:  # a broken repository: the folder says it too
-            found = None
-        if found is not None:
-            return found[:limit]
+    try:
+        found = listed(root)
+    except Exception:  # a broken repository: the folder says it too
+        found = None
+    if found is not None:
+        return found[:limit]
     out: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in BUILD_DIRS)
+        dirnames[:] = sorted(d for d in dirnames if d not in BUILD_DIRS and not is_git_name(d))
         rel = Path(dirpath).relative_to(root)
         for f in sorted(filenames):
+            if is_git_name(f):
+                continue
             out.append((rel / f).as_posix())
             if len(out) >= limit:
                 return out

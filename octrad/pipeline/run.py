@@ -113,6 +113,8 @@ class TaskRun:
         self.model = row["model"]
         self.stack = row["stack"]
         self.meta: dict[str, Any] = msgspec.json.decode(row["meta"] or "{}")
+        #: how the commands ran so far: None (none yet), "bwrap", or "none" once one ran unsandboxed
+        self.sandbox: str | None = row["sandbox"]
         self.opts = options(self.meta)
         self.categories = self.opts.skill_categories or None
         self.boss_id = f"{self.task_id}-boss"
@@ -246,8 +248,13 @@ class TaskRun:
         return await self.git().commit_all(message, author)
 
     def record_commit(self, contents: dict[str, str], message: str, author: str) -> None:
-        """Queue a commit of these contents (git runs in the background)."""
-        self.git().record({p: c.encode() for p, c in contents.items()}, message, author)
+        """Queue a commit of these contents (git runs in the background; nothing is
+        committed for what HEAD already holds).  Callers pass every file an answer
+        wrote, unchanged ones too: after a crash between a write and its queued
+        commit, the replayed answer finds its files already on disk, and they are
+        still its author's to commit."""
+        if contents:
+            self.git().record({p: c.encode() for p, c in contents.items()}, message, author)
 
     # -- commands -----------------------------------------------------------
     async def run_command(self, agent_id: str, command: str) -> dict:
@@ -270,12 +277,23 @@ class TaskRun:
         out = {
             "command": command, "exit_code": res.exit_code, "timed_out": res.timed_out,
             "duration_s": round(res.duration_s, 3), "output_tail": res.output_tail[-4000:],
-            "sandbox": res.sandbox, "nix": res.nix_used, "missing_tool": res.missing_tool,
+            "sandbox": res.sandbox, "nix": res.nix_used, "network": res.network, "notes": res.notes,
+            "missing_tool": res.missing_tool,
         }
-        if self.sandbox != "none":
-            self.sandbox = res.sandbox
+        await self.record_sandbox(agent_id, res)
         await self.d.bus.publish("command.finished", out, task_id=self.task_id, agent_id=agent_id)
         return out
+
+    async def record_sandbox(self, agent_id: str, res: Any) -> None:
+        """Task.sandbox: "none" from the first command that ran unsandboxed, which
+        is said loudly (a warning event and a note in the summary), else "bwrap"."""
+        if res.sandbox == "none" and self.sandbox != "none":
+            why = next((n for n in res.notes if "unsandboxed" in n), "commands run unsandboxed")
+            await self.log(agent_id, f"warning: {why}; they can read and write whatever this user can", level="warning")
+            await self.store.add_note(self.task_id, why)
+        if self.sandbox != "none" and self.sandbox != res.sandbox:
+            self.sandbox = res.sandbox
+            await self.store.update(self.task_id, sandbox=res.sandbox)
 
     # -- the whole run ------------------------------------------------------
     async def execute(self) -> None:

@@ -70,6 +70,8 @@ class TaskService:
         self._stop_as: dict[str, str] = {}
         #: task id -> project id of every run not yet settled: one run per project
         self._projects: dict[str, str] = {}
+        #: task id -> set once its run has settled (a gate's answer waits for the run that stopped at it)
+        self._settled: dict[str, anyio.Event] = {}
         #: creating and relaunching check a project and claim it without interleaving
         self._gate = anyio.Lock()
         #: runs not yet settled (a run leaves ``running`` before its final status is written)
@@ -126,6 +128,7 @@ class TaskService:
         scope = anyio.CancelScope()
         self.running[task_id] = scope
         self._projects[task_id] = project_id  # held until the run has settled
+        self._settled[task_id] = anyio.Event()
         if not self._alive:
             self._idle = anyio.Event()
         self._alive += 1
@@ -162,6 +165,7 @@ class TaskService:
                 await self._settle(task_id, scope, final, error)
         finally:
             self._projects.pop(task_id, None)
+            self._settled.pop(task_id).set()
             self._alive -= 1
             if not self._alive:
                 self._idle.set()
@@ -274,12 +278,24 @@ class TaskService:
     async def _plan_revision(self, task_id: str) -> int:
         return len(await self.store.steps_like(task_id, "plan")) - 1
 
+    async def _stopped_run_settled(self, task_id: str) -> None:
+        """A run that stopped at a gate shows the gate's status a moment before it lets go
+        of its project; an answer in that moment waits for it instead of failing to relaunch."""
+        settled = self._settled.get(task_id)
+        if settled is not None:
+            with anyio.move_on_after(10):
+                await settled.wait()
+
     async def approve(self, task_id: str, approved: bool, feedback: str | None) -> None:
         row = await self.store.row(task_id)
         if row["status"] != "awaiting_approval":
             raise RpcError.of("conflict", f"task {task_id} is {row['status']}, not awaiting_approval")
+        await self._stopped_run_settled(task_id)
         rev = await self._plan_revision(task_id)
-        await self.store.record(task_id, f"approval.{rev}", {"approved": approved, "feedback": feedback or ""})
+        answer = {"approved": approved, "feedback": feedback or ""}
+        if not await self.store.answer_gate(task_id, f"approval.{rev}", answer, "awaiting_approval"):
+            raise RpcError.of("conflict", f"the plan of task {task_id} was answered already (by another client), "
+                                          "or the task moved on")
         await self.d.bus.publish("review.verdict", {"by": "user", "approved": approved, "feedback": feedback or ""},
                                  task_id=task_id)
         if not approved and not feedback:
@@ -294,8 +310,11 @@ class TaskService:
         if not content.strip():
             raise RpcError.of("invalid_params", "the message is empty")
         if row["status"] == "awaiting_input":
+            await self._stopped_run_settled(task_id)
             rev = await self._plan_revision(task_id)
-            await self.store.record(task_id, f"answer.{rev}", {"content": content})
+            if not await self.store.answer_gate(task_id, f"answer.{rev}", {"content": content}, "awaiting_input"):
+                raise RpcError.of("conflict", f"the questions of task {task_id} were answered already "
+                                              "(by another client), or the task moved on")
             await self.relaunch(task_id)
             return task_id
         if row["status"] not in FINAL_STATES:
@@ -343,6 +362,7 @@ class TaskService:
             "error": dec(row["error"]) if row["error"] else None,
             **await self.store.checks(task_id),
             "notes": dec(row["notes"] or "[]"),
+            "sandbox": row["sandbox"],
             "meta": dec(row["meta"] or "{}"),
             "last_seq": last_seq,
             "created_at": row["created_at"], "updated_at": row["updated_at"],

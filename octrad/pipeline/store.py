@@ -195,6 +195,19 @@ class TaskStore:
         raw = await self.step(task_id, self.CHECKS_STEP)
         return msgspec.json.decode(raw) if raw else {"checks": [], "verified": None, "sandbox": None}
 
+    async def answer_gate(self, task_id: str, name: str, result: Any, status: str) -> bool:
+        """Journal the user's answer to a gate, atomically and once: only while the task is
+        still ``status`` and no answer is there yet.  False: someone answered first (or the
+        task moved on), and nothing was written."""
+        async with self.db.transaction() as w:
+            cur = await w.execute(
+                "INSERT INTO steps(task_id, step, result, created_at) "
+                "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ? AND status = ?) "
+                "ON CONFLICT(task_id, step) DO NOTHING",
+                (task_id, name, _j(result), time.time(), task_id, status),
+            )
+            return cur.rowcount == 1
+
     async def steps_like(self, task_id: str, prefix: str) -> list[tuple[str, bytes]]:
         rows = await self.db.fetchall(
             "SELECT step, result FROM steps WHERE task_id = ? AND substr(step, 1, ?) = ? ORDER BY created_at, rowid",

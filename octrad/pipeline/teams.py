@@ -179,14 +179,14 @@ async def worker_turn(run: TaskRun, team: Team, w: Worker, step: str, round_no: 
         peers=[p.role for p in peers] if run.opts.selector == "agent_based" else None, earlier=earlier,
     )
     out = await run.ask(w.agent_id, w.role, step, messages, WorkerOutput, check=run.edit_problems)
-    changed = take(run, team, w, await run.write_answer(w.agent_id, out))
+    accepted = await run.write_answer(w.agent_id, out)
+    changed = take(run, team, w, accepted)
     if out.commands:
         w.commands = list(out.commands)
     w.done, w.next = out.done, out.next
     await run.save_context(w.agent_id, team.agent_id, out.context)
-    if changed:
-        run.record_commit({p: w.files[p] for p in changed}, f"{team.role}/{w.role}: {w.brief.description[:60]}",
-                          f"{w.role} ({team.role})")
+    run.record_commit({p: w.files[p] for p, _ in accepted}, f"{team.role}/{w.role}: {w.brief.description[:60]}",
+                      f"{w.role} ({team.role})")
     if earlier is not None:
         earlier.append(f"- {w.role}: " + (f"wrote {', '.join(changed)}" if changed else "changed nothing")
                        + ("; done" if out.done else "; not done yet"))

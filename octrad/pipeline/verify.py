@@ -146,14 +146,13 @@ async def debug_step(run: TaskRun, tag: str, attempt: int, failing: dict, earlie
     answer = await run.ask(agent, "debug", f"{tag}.debug{attempt}", messages, Debug, check=run.edit_problems)
     accepted = await run.write_answer(agent, answer)
     changed = [p for p, c in accepted if c]
-    if changed:
-        contents = {p: (run.folder / p).read_text(encoding="utf-8", errors="replace") for p in changed}
-        for team in run.teams:  # the owner's view of its file follows the fix
-            for w in team.workers:
-                for p in changed:
-                    if p in w.files:
-                        w.files[p] = contents[p]
-        run.record_commit(contents, f"debug: `{failing['command'][:50]}`: {answer.explanation[:60]}", "debug (verify)")
+    contents = {p: (run.folder / p).read_text(encoding="utf-8", errors="replace") for p, _ in accepted}
+    for team in run.teams:  # the owner's view of its file follows the fix
+        for w in team.workers:
+            for p in contents:
+                if p in w.files:
+                    w.files[p] = contents[p]
+    run.record_commit(contents, f"debug: `{failing['command'][:50]}`: {answer.explanation[:60]}", "debug (verify)")
     ran = []
     for command in answer.commands:
         res = await run.run_command(agent, command)

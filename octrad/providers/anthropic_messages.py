@@ -3,6 +3,11 @@
 Structured output: one tool named ``answer`` whose ``input_schema`` is the
 schema, forced with ``tool_choice: {type: tool, name: answer}``; the answer
 is the tool call's input.
+
+Prompt caching: a message marked ``cache=True`` (the end of the shared
+prefix) gets a ``cache_control: {type: ephemeral}`` breakpoint; the tool
+definition and system text before it are cached with it.  The API rejects
+empty content, so blank turns are never sent.
 """
 
 from __future__ import annotations
@@ -11,14 +16,16 @@ from typing import Any
 
 import msgspec
 
+from .schema import for_kind
 from .transport import HttpRequest, ProviderFailure
 from .types import Completion, CompletionRequest, ProviderConfig
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
 TOOL = "answer"
-#: max_tokens is required by the API
-DEFAULT_MAX_TOKENS = 8192
+#: the API allows 4 cache breakpoints per request
+MAX_BREAKPOINTS = 4
+_EPHEMERAL = {"type": "ephemeral"}
 _RETRYABLE_ERRORS = {"overloaded_error", "api_error", "rate_limit_error", "timeout_error"}
 
 
@@ -31,30 +38,41 @@ class AnthropicMessages:
         headers = {"content-type": "application/json", "anthropic-version": API_VERSION}
         if cfg.api_key:
             headers["x-api-key"] = cfg.api_key
-        system = "\n\n".join(m.content for m in req.messages if m.role == "system")
+        marked = [i for i, m in enumerate(req.messages) if m.cache][-MAX_BREAKPOINTS:]
+        system: list[dict[str, Any]] = []
         turns: list[dict[str, Any]] = []
-        for m in req.messages:
+        for i, m in enumerate(req.messages):
+            if not m.content.strip():
+                continue  # "all messages must have non-empty content"
+            block: dict[str, Any] = {"type": "text", "text": m.content}
+            if i in marked:
+                block["cache_control"] = _EPHEMERAL
             if m.role == "system":
-                continue
-            if turns and turns[-1]["role"] == m.role:
-                turns[-1]["content"] += "\n\n" + m.content
+                system.append(block)
+            elif turns and turns[-1]["role"] == m.role:
+                turns[-1]["content"].append(block)
             else:
-                turns.append({"role": m.role, "content": m.content})
+                turns.append({"role": m.role, "content": [block]})
+        if not turns or turns[0]["role"] != "user":
+            turns.insert(0, {"role": "user", "content": [{"type": "text", "text": "Give your answer."}]})
         body: dict[str, Any] = {
             "model": req.model,
-            "max_tokens": req.max_tokens or DEFAULT_MAX_TOKENS,
-            "messages": turns,
-            "temperature": req.temperature,
-            "tools": [{"name": TOOL, "description": f"Give your answer: one {req.schema_name}.", "input_schema": req.schema}],
+            "max_tokens": req.max_tokens,
+            "messages": [_plain(t) for t in turns],
+            "tools": [{"name": TOOL, "description": f"Give your answer: one {req.schema_name}.", "input_schema": for_kind(self.kind, req.schema)}],
             "tool_choice": {"type": "tool", "name": TOOL},
         }
+        if req.temperature is not None:
+            body["temperature"] = req.temperature
         if system:
-            body["system"] = system
+            body["system"] = system if marked else "\n\n".join(b["text"] for b in system)
         if req.stream:
             body["stream"] = True
         return HttpRequest(url, headers, body, "sse" if req.stream else None)
 
     def parse(self, data: Any) -> Completion:
+        if isinstance(data, dict) and data.get("stop_reason") == "refusal":
+            raise ProviderFailure("the model refused to answer (stop_reason refusal)", kind="refusal")
         if not isinstance(data, dict) or not isinstance(data.get("content"), list):
             raise ProviderFailure(f"unexpected answer shape (no content list): {str(data)[:200]}", retryable=True)
         tool_input = None
@@ -68,17 +86,39 @@ class AnthropicMessages:
         usage = data.get("usage") or {}
         return Completion(
             text=text,
-            tokens_in=_input_tokens(usage),
-            tokens_out=int(usage.get("output_tokens") or 0),
+            **_usage(usage),
             model=str(data.get("model") or ""),
+            finish=_finish(data.get("stop_reason")),
         )
 
     def decoder(self) -> "_Stream":
         return _Stream()
 
 
-def _input_tokens(usage: dict[str, Any]) -> int:
-    return sum(int(usage.get(k) or 0) for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"))
+def _plain(turn: dict[str, Any]) -> dict[str, Any]:
+    """A turn with one uncached text block is sent as a plain string."""
+    blocks = turn["content"]
+    if len(blocks) == 1 and "cache_control" not in blocks[0]:
+        return {"role": turn["role"], "content": blocks[0]["text"]}
+    return turn
+
+
+def _finish(reason: Any) -> str:
+    if reason == "refusal":
+        raise ProviderFailure("the model refused to answer (stop_reason refusal)", kind="refusal")
+    return "length" if reason == "max_tokens" else str(reason or "stop")
+
+
+def _usage(usage: dict[str, Any]) -> dict[str, int]:
+    """input_tokens counts only the uncached part: tokens_in is the sum of all three."""
+    read = int(usage.get("cache_read_input_tokens") or 0)
+    write = int(usage.get("cache_creation_input_tokens") or 0)
+    return {
+        "tokens_in": int(usage.get("input_tokens") or 0) + read + write,
+        "tokens_out": int(usage.get("output_tokens") or 0),
+        "tokens_cached": read,
+        "tokens_cache_write": write,
+    }
 
 
 class _Stream:
@@ -87,8 +127,17 @@ class _Stream:
         self.text: list[str] = []
         self.tool: list[str] = []
         self.tool_seen = False
-        self.tokens_in = self.tokens_out = 0
+        self.usage = {"tokens_in": 0, "tokens_out": 0, "tokens_cached": 0, "tokens_cache_write": 0}
         self.model = ""
+        self.finish = "stop"
+
+    @property
+    def tokens_in(self) -> int:
+        return self.usage["tokens_in"]
+
+    @property
+    def tokens_out(self) -> int:
+        return self.usage["tokens_out"]
 
     def feed(self, event: str | None, data: str) -> str:
         try:
@@ -99,8 +148,7 @@ class _Stream:
         if kind == "message_start":
             msg = ev.get("message") or {}
             self.model = msg.get("model") or ""
-            self.tokens_in = _input_tokens(msg.get("usage") or {})
-            self.tokens_out = int((msg.get("usage") or {}).get("output_tokens") or 0)
+            self.usage = _usage(msg.get("usage") or {})
         elif kind == "content_block_start":
             block = ev.get("content_block") or {}
             if block.get("type") == "tool_use" and block.get("name") == TOOL:
@@ -119,11 +167,12 @@ class _Stream:
                 self.text.append(part)
                 return part
         elif kind == "message_delta":
+            self.finish = _finish((ev.get("delta") or {}).get("stop_reason"))
             usage = ev.get("usage") or {}
             if "output_tokens" in usage:
-                self.tokens_out = int(usage["output_tokens"] or 0)
+                self.usage["tokens_out"] = int(usage["output_tokens"] or 0)
             if usage.get("input_tokens"):
-                self.tokens_in = _input_tokens(usage)
+                self.usage.update({k: v for k, v in _usage(usage).items() if k != "tokens_out"})
         elif kind == "message_stop":
             self.done = True
         elif kind == "error":
@@ -136,4 +185,4 @@ class _Stream:
 
     def result(self) -> Completion:
         text = "".join(self.tool) if self.tool_seen else "".join(self.text)
-        return Completion(text=text, tokens_in=self.tokens_in, tokens_out=self.tokens_out, model=self.model)
+        return Completion(text=text, **self.usage, model=self.model, finish=self.finish)

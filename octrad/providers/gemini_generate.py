@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import msgspec
 
-from .schema import gemini as gemini_schema
+from .schema import for_kind
 from .transport import HttpRequest, ProviderFailure
 from .types import Completion, CompletionRequest, ProviderConfig
 
@@ -34,19 +34,24 @@ class GeminiGenerate:
             headers["x-goog-api-key"] = cfg.api_key
         contents: list[dict[str, Any]] = []
         for m in req.messages:
-            if m.role == "system":
-                continue
+            if m.role == "system" or not m.content.strip():
+                continue  # an empty part is a 400
             role = "model" if m.role == "assistant" else "user"
-            contents.append({"role": role, "parts": [{"text": m.content}]})
+            if contents and contents[-1]["role"] == role:
+                contents[-1]["parts"].append({"text": m.content})
+            else:
+                contents.append({"role": role, "parts": [{"text": m.content}]})
+        if not contents:
+            contents.append({"role": "user", "parts": [{"text": "Give your answer."}]})
         config: dict[str, Any] = {
-            "temperature": req.temperature,
             "responseMimeType": "application/json",
-            "responseSchema": gemini_schema(req.schema),
+            "responseSchema": for_kind(self.kind, req.schema),
+            "maxOutputTokens": req.max_tokens,
         }
-        if req.max_tokens:
-            config["maxOutputTokens"] = req.max_tokens
+        if req.temperature is not None:
+            config["temperature"] = req.temperature
         body: dict[str, Any] = {"contents": contents, "generationConfig": config}
-        system = "\n\n".join(m.content for m in req.messages if m.role == "system")
+        system = "\n\n".join(m.content for m in req.messages if m.role == "system" and m.content.strip())
         if system:
             body["systemInstruction"] = {"parts": [{"text": system}]}
         return HttpRequest(f"{base}/{quote(model, safe='/-._')}{action}", headers, body, "sse" if req.stream else None)
@@ -58,18 +63,23 @@ class GeminiGenerate:
         if finish is None and not text:
             raise ProviderFailure(f"no candidates in the answer: {str(data)[:200]}", retryable=True)
         usage = data.get("usageMetadata") or {}
-        return Completion(text=text, tokens_in=_tin(usage), tokens_out=_tout(usage), model=str(data.get("modelVersion") or ""))
+        return Completion(text=text, **_usage(usage), model=str(data.get("modelVersion") or ""), finish=_finish(finish))
 
     def decoder(self) -> "_Stream":
         return _Stream()
 
 
-def _tin(usage: dict[str, Any]) -> int:
-    return int(usage.get("promptTokenCount") or 0)
+def _usage(usage: dict[str, Any]) -> dict[str, int]:
+    """promptTokenCount includes the cached part (cachedContentTokenCount); thoughts are billed as output."""
+    return {
+        "tokens_in": int(usage.get("promptTokenCount") or 0),
+        "tokens_out": int(usage.get("candidatesTokenCount") or 0) + int(usage.get("thoughtsTokenCount") or 0),
+        "tokens_cached": int(usage.get("cachedContentTokenCount") or 0),
+    }
 
 
-def _tout(usage: dict[str, Any]) -> int:
-    return int(usage.get("candidatesTokenCount") or 0) + int(usage.get("thoughtsTokenCount") or 0)
+def _finish(reason: Any) -> str:
+    return "length" if reason == "MAX_TOKENS" else str(reason or "STOP").lower()
 
 
 def _candidate(data: dict[str, Any]) -> tuple[str, str | None]:
@@ -93,8 +103,17 @@ class _Stream:
     def __init__(self) -> None:
         self.done = False
         self.parts: list[str] = []
-        self.tokens_in = self.tokens_out = 0
+        self.usage = {"tokens_in": 0, "tokens_out": 0, "tokens_cached": 0}
         self.model = ""
+        self.finish = "stop"
+
+    @property
+    def tokens_in(self) -> int:
+        return self.usage["tokens_in"]
+
+    @property
+    def tokens_out(self) -> int:
+        return self.usage["tokens_out"]
 
     def feed(self, event: str | None, data: str) -> str:
         try:
@@ -107,13 +126,14 @@ class _Stream:
         text, finish = _candidate(chunk)
         usage = chunk.get("usageMetadata")
         if usage:
-            self.tokens_in, self.tokens_out = _tin(usage), _tout(usage)
+            self.usage = _usage(usage)
         self.model = chunk.get("modelVersion") or self.model
         if finish:
             self.done = True
+            self.finish = _finish(finish)
         if text:
             self.parts.append(text)
         return text
 
     def result(self) -> Completion:
-        return Completion(text="".join(self.parts), tokens_in=self.tokens_in, tokens_out=self.tokens_out, model=self.model)
+        return Completion(text="".join(self.parts), **self.usage, model=self.model, finish=self.finish)

@@ -1,7 +1,9 @@
 """The ``ollama`` kind: Ollama's native ``/api/chat``.
 
 Structured output: ``format: <schema>``.  Streams are NDJSON, one object per
-line, the last with ``done: true`` and the token counts.
+line, the last with ``done: true`` and the token counts.  Ollama cuts a
+prompt silently to its default context (often 4k tokens), so every call
+sends ``num_ctx`` sized to the prompt and the output limit.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from .schema import for_kind
 from .transport import HttpRequest, ProviderFailure
 from .types import Completion, CompletionRequest, ProviderConfig
 
@@ -34,13 +37,15 @@ class OllamaChat:
         headers = {"content-type": "application/json"}
         if cfg.api_key:
             headers["authorization"] = f"Bearer {cfg.api_key}"
-        options: dict[str, Any] = {"temperature": req.temperature}
-        if req.max_tokens:
-            options["num_predict"] = req.max_tokens
+        options: dict[str, Any] = {"num_predict": req.max_tokens}
+        if req.temperature is not None:
+            options["temperature"] = req.temperature
+        if req.num_ctx:
+            options["num_ctx"] = req.num_ctx
         body = {
             "model": req.model,
             "messages": [{"role": m.role, "content": m.content} for m in req.messages],
-            "format": req.schema,
+            "format": for_kind(self.kind, req.schema),
             "options": options,
             # Ollama streams unless told otherwise
             "stream": bool(req.stream),
@@ -57,11 +62,13 @@ class OllamaChat:
 
 
 def _completion(data: dict[str, Any], text: str) -> Completion:
+    reason = data.get("done_reason")
     return Completion(
         text=text,
         tokens_in=int(data.get("prompt_eval_count") or 0),
         tokens_out=int(data.get("eval_count") or 0),
         model=str(data.get("model") or ""),
+        finish="length" if reason == "length" else str(reason or "stop"),
     )
 
 

@@ -5,7 +5,9 @@ Calls are matched by (role, step, attempt), not by prompt text, so a rebuild
 whose prompts differ slightly (new context, other paths) still gets the same
 answers.  When a task asks the same (role, step, attempt) several times, the
 recordings are handed out in their original order.  A call with no recording
-is a clear error, never a guess.
+is a clear error, never a guess.  An exchange that got no answer (a server
+that refused a structured-output mode, say) and was followed by another try
+of the same attempt is skipped: the try that followed is what is replayed.
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ class Replayer:
             table = defaultdict(list)
             for r in rows:
                 table[(r[0] or "", r[1] or "", int(r[2]))].append(Recording(r[3], r[4], r[5] or "", r[6]))
+            for key, recs in table.items():
+                table[key] = [r for i, r in enumerate(recs) if r.response is not None or i == len(recs) - 1]
             self._sources[src] = table
         return table
 

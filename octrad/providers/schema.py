@@ -1,16 +1,28 @@
 """JSON Schemas for structured output, shaped the way each provider accepts them.
 
 :func:`answer_schema` turns the caller's msgspec type into a self-contained
-schema (``$ref``s inlined).  OpenAI's strict mode wants every object closed
-and every property required (optional ones become nullable, and
-:func:`prune_nulls` removes those nulls again before decoding); Gemini's
-``responseSchema`` is an OpenAPI subset without refs or
-``additionalProperties``.
+schema (``$ref``s inlined), bounds from ``msgspec.Meta`` included
+(``maxItems``, ``maxLength``, ``minimum``...).  Then, per provider kind
+(:func:`for_kind`):
+
+- OpenAI strict (``openai_strict``): every node typed (msgspec writes a
+  ``Literal`` as a bare ``enum``), every object closed with every property
+  required (optional ones become nullable; :func:`prune_nulls` removes those
+  nulls again before decoding), only the documented keywords (strings:
+  ``pattern``, ``format``; numbers: ``minimum``, ``maximum``, exclusive
+  bounds, ``multipleOf``; arrays: ``minItems``, ``maxItems``); the others
+  (``minLength``, ``maxLength``, ``default``) are dropped.
+- Gemini ``responseSchema``: the OpenAPI subset, upper-case types,
+  ``nullable``, no refs or ``additionalProperties``.
+- Anthropic ``input_schema``, Ollama ``format`` and non-strict OpenAI: the
+  JSON Schema itself, every enum typed.
+
+Whatever a provider is not told, msgspec still checks when the answer is
+decoded: a bound dropped from the wire is never dropped from validation.
 """
 
 from __future__ import annotations
 
-import copy
 from functools import lru_cache
 from typing import Any
 
@@ -22,8 +34,6 @@ _GEMINI_KEYS = {
     "items", "minItems", "maxItems", "minimum", "maximum", "anyOf", "propertyOrdering",
     "minLength", "maxLength", "pattern", "title",
 }
-#: keywords OpenAI strict mode refuses
-_OPENAI_DROP = {"default", "examples"}
 
 
 class SchemaError(ValueError):
@@ -65,10 +75,57 @@ def _inline(node: Any, defs: dict[str, Any], seen: tuple[str, ...]) -> Any:
     return {k: _inline(v, defs, seen) for k, v in node.items() if k != "$defs"}
 
 
+# -- shared --------------------------------------------------------------------
+def _enum_type(values: list[Any]) -> Any:
+    kinds: list[str] = []
+    for v in values:
+        if v is None:
+            k = "null"
+        elif isinstance(v, bool):
+            k = "boolean"
+        elif isinstance(v, int):
+            k = "integer"
+        elif isinstance(v, float):
+            k = "number"
+        else:
+            k = "string"
+        if k not in kinds:
+            kinds.append(k)
+    if "integer" in kinds and "number" in kinds:
+        kinds.remove("integer")
+    return kinds[0] if len(kinds) == 1 else kinds
+
+
+def typed(node: Any) -> Any:
+    """A copy where every ``enum``/``const`` node says its type."""
+    if isinstance(node, list):
+        return [typed(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: typed(v) for k, v in node.items()}
+    if "type" not in out and "anyOf" not in out:
+        if isinstance(out.get("enum"), list) and out["enum"]:
+            out["type"] = _enum_type(out["enum"])
+        elif "const" in out:
+            out["type"] = _enum_type([out["const"]])
+    return out
+
+
 # -- OpenAI strict ------------------------------------------------------------
+#: the keywords OpenAI's strict mode documents as supported (Structured Outputs, "Supported schemas")
+OPENAI_STRICT_KEYWORDS = frozenset({
+    "type", "properties", "required", "additionalProperties", "items", "enum", "const", "anyOf",
+    "$ref", "$defs", "description", "title",
+    "pattern", "format",
+    "multipleOf", "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum",
+    "minItems", "maxItems",
+})
+OPENAI_STRICT_FORMATS = frozenset({"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid"})
+
+
 def openai_strict(schema: dict[str, Any]) -> dict[str, Any]:
-    """Every object closed, every property required; optional ones nullable."""
-    return _strict(copy.deepcopy(schema))
+    """Every node typed, every object closed, every property required; optional ones nullable."""
+    return _strict(typed(schema), "$")
 
 
 def _allows_null(node: dict[str, Any]) -> bool:
@@ -78,12 +135,27 @@ def _allows_null(node: dict[str, Any]) -> bool:
     return any(isinstance(s, dict) and _allows_null(s) for s in node.get("anyOf", ()))
 
 
-def _strict(node: Any) -> Any:
+def _strict(node: Any, where: str) -> Any:
     if isinstance(node, list):
-        return [_strict(v) for v in node]
+        return [_strict(v, f"{where}[{i}]") for i, v in enumerate(node)]
     if not isinstance(node, dict):
         return node
-    out = {k: _strict(v) for k, v in node.items() if k not in _OPENAI_DROP}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key not in OPENAI_STRICT_KEYWORDS:
+            continue
+        if key == "format" and value not in OPENAI_STRICT_FORMATS:
+            continue
+        if key == "properties":
+            out[key] = {k: _strict(v, f"{where}.{k}") for k, v in value.items()}
+        elif key in ("items", "anyOf"):
+            out[key] = _strict(value, where)
+        elif key == "additionalProperties" and isinstance(value, dict):
+            raise SchemaError(
+                f"{where} is a mapping with free keys; OpenAI strict mode needs fixed properties (use a Struct or a list)"
+            )
+        else:
+            out[key] = value
     if out.get("type") == "object" or "properties" in out:
         props = out.setdefault("properties", {})
         required = set(out.get("required", ()))
@@ -122,6 +194,18 @@ def gemini(schema: dict[str, Any]) -> dict[str, Any]:
     return _gemini(schema)
 
 
+def _gemini_bounds(node: dict[str, Any]) -> dict[str, Any]:
+    """Exclusive bounds are not in the subset: an integer's become inclusive ones, a number's are dropped."""
+    node = dict(node)
+    integer = node.get("type") == "integer"
+    for ex, inc, step in (("exclusiveMinimum", "minimum", 1), ("exclusiveMaximum", "maximum", -1)):
+        if ex in node:
+            value = node.pop(ex)
+            if integer and inc not in node:
+                node[inc] = value + step
+    return node
+
+
 def _gemini(node: Any) -> Any:
     if isinstance(node, list):
         return [_gemini(v) for v in node]
@@ -141,6 +225,7 @@ def _gemini(node: Any) -> Any:
         if nullable:
             out["nullable"] = True
         return out
+    node = _gemini_bounds(node)
     t = node.get("type")
     out: dict[str, Any] = {}
     if isinstance(t, list):
@@ -149,7 +234,11 @@ def _gemini(node: Any) -> Any:
             out["nullable"] = True
         t = kinds[0] if kinds else "string"
     if t is None and "enum" in node:
-        t = "string"
+        t = _enum_type(node["enum"])
+        if isinstance(t, list):
+            t = "string"
+    if "enum" in node and t != "string":
+        out["format"] = "enum"  # a non-string enum: values as strings, the type kept
     for key, value in node.items():
         if key not in _GEMINI_KEYS or key == "type":
             continue
@@ -159,9 +248,21 @@ def _gemini(node: Any) -> Any:
         elif key in ("items",):
             out[key] = _gemini(value)
         elif key == "enum":
-            out[key] = [str(v) for v in value]
+            if None in value:
+                out["nullable"] = True
+            out[key] = [str(v) for v in value if v is not None]
         else:
             out[key] = value
     if t is not None:
         out["type"] = str(t).upper()
     return out
+
+
+# -- per provider kind ----------------------------------------------------------
+def for_kind(kind: str, schema: dict[str, Any], mode: str = "json_schema") -> dict[str, Any]:
+    """The schema exactly as a provider of ``kind`` is sent it (``mode``: the openai kind's structured mode)."""
+    if kind == "openai" and mode == "json_schema":
+        return openai_strict(schema)
+    if kind == "gemini":
+        return gemini(schema)
+    return typed(schema)

@@ -32,14 +32,36 @@ class CallSite(msgspec.Struct, kw_only=True):
 
 
 class Message(msgspec.Struct):
+    """One turn of a prompt.
+
+    ``cache=True`` marks the message that ends the prompt's *shared prefix*:
+    everything up to and including it is the same across the calls of a task
+    (rules, task, plan, guide, skills), everything after varies (files,
+    feedback).  Providers with explicit prompt caching (Anthropic) get a cache
+    breakpoint there; the others cache prefixes by themselves.  Mark at most
+    a few messages (Anthropic allows 4 breakpoints; the last marks win).
+    """
+
     role: Role
     content: str
+    cache: bool = False
 
 
 class Usage(msgspec.Struct):
+    #: every prompt token, cached ones included
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
+    #: prompt tokens read from the provider's cache (priced lower)
+    tokens_cached: int = 0
+    #: prompt tokens written to the cache (Anthropic; priced higher)
+    tokens_cache_write: int = 0
+
+    def __add__(self, other: "Usage") -> "Usage":
+        return Usage(
+            self.tokens_in + other.tokens_in, self.tokens_out + other.tokens_out, self.cost_usd + other.cost_usd,
+            self.tokens_cached + other.tokens_cached, self.tokens_cache_write + other.tokens_cache_write,
+        )
 
 
 class Answer(msgspec.Struct, Generic[T], kw_only=True):
@@ -66,11 +88,17 @@ class ProviderConfig(msgspec.Struct, kw_only=True):
     source: str = "stored"
     #: bound on one HTTP exchange (connect + whole answer), seconds
     timeout_s: float | None = None
-    #: openai kind only: "json_schema" (strict), "json_object" (schema in the prompt) or "none"
+    #: openai kind only: "json_schema" (strict), "json_schema_loose" (not strict),
+    #: "json_object" (schema in the prompt) or "none"; None: the model table's
     structured: str | None = None
-    #: USD per million tokens, overriding the price table
-    price_in: float | None = None
-    price_out: float | None = None
+    #: model-table fields overridden for all this provider's models (see models.py)
+    overrides: dict[str, Any] = {}
+    #: model-table fields overridden per model prefix
+    models: dict[str, dict[str, Any]] = {}
+    #: bound on one step: every attempt and retry of one ask(), seconds
+    step_timeout_s: float | None = None
+    #: the largest answer body accepted, bytes
+    max_answer_bytes: int | None = None
 
 
 class CompletionRequest(msgspec.Struct, kw_only=True):
@@ -81,9 +109,17 @@ class CompletionRequest(msgspec.Struct, kw_only=True):
     schema: dict[str, Any]
     schema_name: str
     model: str
-    temperature: float
-    max_tokens: int | None = None
+    #: None: send no temperature (the model accepts only its default, or none)
+    temperature: float | None
+    #: the output limit of this call (always sent)
+    max_tokens: int
     stream: bool = False
+    #: openai kind: the structured-output mode (see models.STRUCTURED_MODES)
+    structured: str = "json_schema"
+    #: openai kind: the name of the output-limit field
+    token_field: str = "max_tokens"
+    #: ollama: the context size to ask for (prompt + output)
+    num_ctx: int | None = None
 
 
 class Completion(msgspec.Struct, kw_only=True):
@@ -92,6 +128,11 @@ class Completion(msgspec.Struct, kw_only=True):
     text: str
     tokens_in: int = 0
     tokens_out: int = 0
+    #: prompt tokens that were cache hits / cache writes (part of tokens_in)
+    tokens_cached: int = 0
+    tokens_cache_write: int = 0
     model: str = ""
+    #: why the model stopped, normalised: "stop", "length" (cut at the output limit), or the provider's word
+    finish: str = "stop"
     #: HTTP exchanges it took (transport retries included)
     tries: int = 1

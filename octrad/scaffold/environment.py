@@ -50,17 +50,54 @@ def child_env(extra: Mapping[str, str] | None = None, *, base: Mapping[str, str]
     return {k: v for k, v in env.items() if not holds_secret(v) and not holds_secret(k)}
 
 
-#: options for every git Octra runs itself: a project's own config (which a
-#: command or a cloned repository may have written) must not run code
-GIT_SAFE = ["-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false"]
+#: the fixed configuration of every git Octra runs itself.  Git reads config only
+#: from the system and global files (off: ``git_env``), the repository's own file
+#: (in Octra's data folder, written only by Octra) and these options, so no file
+#: in a project can define a hook, fsmonitor, filter, diff/textconv or merge
+#: driver: a ``.gitattributes`` in the tree can only name drivers that do not exist.
+GIT_CONFIG = {
+    "core.hooksPath": "/dev/null",
+    "core.fsmonitor": "false",
+    "core.attributesFile": "/dev/null",
+    "core.excludesFile": "/dev/null",
+    "core.untrackedCache": "false",
+    "init.templateDir": "",
+    "submodule.recurse": "false",
+    "protocol.allow": "never",
+    "protocol.http.allow": "always",
+    "protocol.https.allow": "always",
+}
+GIT_SAFE = [arg for k, v in GIT_CONFIG.items() for arg in ("-c", f"{k}={v}")]
+#: no system or user config file, no config passed through the environment
+GIT_ISOLATED = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_SYSTEM": "/dev/null", "GIT_CONFIG_GLOBAL": "/dev/null",
+                "GIT_CONFIG_PARAMETERS": "", "GIT_CONFIG_COUNT": "0"}
 
 
-def scrub_git(repo):
+def git_env(git_dir: str | os.PathLike | None = None, work_tree: str | os.PathLike | None = None,
+            extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a git Octra runs: the children's allow-list, no config
+    but Octra's, and (when given) the git directory and work tree it works on,
+    so git never looks for a ``.git`` in the tree."""
+    env = dict(GIT_ISOLATED)
+    if git_dir is not None:
+        env["GIT_DIR"] = os.fspath(git_dir)
+    if work_tree is not None:
+        env["GIT_WORK_TREE"] = os.fspath(work_tree)
+    env.update(extra or {})
+    return child_env(env)
+
+
+def scrub_git(repo, work_tree: str | os.PathLike | None = None):
     """Make a gitpython Repo's git runs safe: no secrets in git's environment
     (gitpython starts git with the daemon's environment plus overrides, so every
-    variable outside the allow-list is blanked) and no hooks or fsmonitor."""
+    variable outside the allow-list is blanked), no config but Octra's, and
+    git pointed at the repository's own git directory and work tree."""
     env = {k: "" for k in os.environ if k not in ALLOWED and not k.startswith("GIT_")}
     env.update(FIXED)
+    env.update(GIT_ISOLATED)
+    env["GIT_DIR"] = os.fspath(repo.git_dir)
+    if work_tree is not None:
+        env["GIT_WORK_TREE"] = os.fspath(work_tree)
     repo.git.update_environment(**env)
-    repo.git.set_persistent_git_options(c=["core.hooksPath=/dev/null", "core.fsmonitor=false"])
+    repo.git.set_persistent_git_options(c=[f"{k}={v}" for k, v in GIT_CONFIG.items()])
     return repo

@@ -23,15 +23,18 @@ Contract (the pipeline codes against it)::
   registered secrets are masked in it.
 - The child's environment is an allow-list (:mod:`.environment`) plus ``env``;
   never the daemon's environment wholesale.
-- Sandbox per the ``sandbox`` setting (:mod:`.sandbox`): only the project
-  folder writable; the network on only when the command needs a registry
-  (``network=True``, or by default when :func:`needs_registry` says so) and the
-  ``sandbox_network`` setting allows it.
+- Sandbox per the ``sandbox`` setting (:mod:`.sandbox`): an allow-list root
+  with only the project folder writable; no network, except for a command that
+  needs a registry (``network=True``, or by default when :func:`needs_registry`
+  says so) when the ``sandbox_network`` setting allows it: then a fenced
+  user-mode network (pasta or slirp4netns) with no route to the host's
+  loopback or local addresses, never the host's own network.  ``network`` in
+  the result says which ("pasta", "slirp4netns", "none"; "host" unsandboxed).
 - ``new_files``: paths (relative to the project folder) that ``git status
   --porcelain`` shows after the command and not before; without a repository in
   the project folder, a walk of it (``.git`` aside).
 - ``executor_for(daemon, publish=...)`` builds one with the daemon's settings
-  and the folders to hide (data, config, logs, home).
+  and what no sandbox bind may reach (data, config, logs, socket).
 - ``missing_tool``: the program that was not found (exit 127), so the worker
   can fall back to writing the files itself and say so; ``missing_program(command)``
   answers the same before running anything.
@@ -40,6 +43,7 @@ Contract (the pipeline codes against it)::
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -52,16 +56,17 @@ import anyio
 
 from ..redact import redact
 from . import devshell, sandbox
-from .environment import GIT_SAFE, child_env
+from .environment import child_env
 
 DEFAULT_OUTPUT_CAP = 64 * 1024
 #: after a timeout: SIGTERM, this long to exit, then SIGKILL
 KILL_GRACE_S = 2.0
 #: tools whose sub-commands (listed) fetch from a package registry
 _REGISTRY_USE: dict[str, set[str] | None] = {
-    "npm": {"install", "i", "ci", "add", "update", "create", "exec", "x"},
+    "npm": {"install", "i", "ci", "add", "update", "create", "exec", "x", "view", "info", "show", "outdated", "search", "pack"},
     "npx": None, "yarn": None, "pnpm": None, "bun": {"install", "add", "create", "x"},
-    "pip": {"install", "download", "wheel"}, "pip3": {"install", "download", "wheel"},
+    "pip": {"install", "download", "wheel", "index"}, "pip3": {"install", "download", "wheel", "index"},
+    "pipx": {"install", "run"}, "build": None,
     "poetry": {"install", "add", "update", "lock"}, "uv": {"add", "sync", "pip", "lock", "run"},
     "cargo": {"build", "fetch", "add", "install", "update", "run", "test", "check", "generate-lockfile", "clippy", "doc"},
     "go": {"get", "mod", "build", "run", "test", "install"},
@@ -73,6 +78,8 @@ _REGISTRY_USE: dict[str, set[str] | None] = {
     "swift": {"package", "build", "run", "test"}, "mvn": None, "gradle": None, "./gradlew": None,
     "sbt": None, "zig": {"fetch", "build"}, "deno": {"install", "add", "cache", "run", "test"},
 }
+
+_PYTHON = re.compile(r"python(\d+(\.\d+)?)?")
 
 Publish = Callable[[str, dict], Awaitable[Any]]
 
@@ -97,6 +104,8 @@ class CommandResult:
     missing_tool: str | None = None
     #: the whole output's size (the tail is at most the cap)
     output_bytes: int = 0
+    #: the command's network: "pasta" / "slirp4netns" (fenced), "none", or "host" (unsandboxed)
+    network: str = "none"
 
     @property
     def ok(self) -> bool:
@@ -111,6 +120,10 @@ def needs_registry(command: str | Sequence[str]) -> bool:
         if not words:
             continue
         tool = os.path.basename(words[0]) if not words[0].startswith("./") else words[0]
+        if _PYTHON.fullmatch(tool) and "-m" in words[1:-1]:
+            # python -m pip install ..., python3 -m build: the module is the tool
+            at = words.index("-m", 1)
+            tool, words = words[at + 1], words[at + 1:]
         if tool not in _REGISTRY_USE:
             continue
         subs = _REGISTRY_USE[tool]
@@ -149,9 +162,11 @@ class Executor:
         output_cap: int = DEFAULT_OUTPUT_CAP,
     ):
         """``settings``: the daemon's settings (``sandbox``, ``sandbox_network``,
-        ``command_timeout_s``); ``hide``: folders and files the sandbox covers
-        up (Octra's data, config and logs, the user's home; by default the
-        folder holding the projects folder, i.e. Octra's data, and the home);
+        ``command_timeout_s``); ``hide``: folders and files no sandbox bind may
+        be, hold or lie in, even for a toolchain on ``PATH`` (Octra's data,
+        config, logs and socket; by default the folder holding the projects
+        folder, i.e. Octra's data); the sandbox is an allow-list, so they and
+        the user's home are not there in the first place;
         ``publish(kind, data)``: where ``command.started`` /
         ``command.finished`` events go."""
         self.settings = settings
@@ -215,32 +230,44 @@ class Executor:
             notes.append(why)
         wanted_net = needs_registry(command) if network is None else bool(network)
         net = wanted_net and bool(self.settings.sandbox_network)
-        if use_bwrap:
-            if wanted_net and not net:
-                notes.append("the network is off for this command (setting sandbox_network = false)")
-            # other projects are hidden too: a command sees and writes only its own
-            wrapped = sandbox.wrap(argv, project=project, cwd=folder, network=net, hide=[self.projects_dir, *self.hide], env=child)
-            argv, child = wrapped.argv, wrapped.env
+        if use_bwrap and wanted_net and not net:
+            notes.append("the network is off for this command (setting sandbox_network = false)")
 
-        nix_used = False
+        nix_prefix: list[str] = []
         if use_nix is not False:
             shell = await devshell.probe(project)
             if shell.usable:
-                argv, nix_used = [*shell.prefix(), *argv], True
+                nix_prefix = shell.prefix()
             elif use_nix or (project / "flake.nix").exists():
                 notes.append(f"running directly, not in nix develop: {shell.reason}")
 
         before = await anyio.to_thread.run_sync(_listing, project)
-        if self.publish is not None:
-            await self.publish(
-                "command.started",
-                {"command": text, "cwd": str(folder), "sandbox": "bwrap" if use_bwrap else "none", "nix": nix_used, "network": net if use_bwrap else True},
-            )
-        started = time.monotonic()
+        fence = None
+        net_kind = "host"
+        if use_bwrap:
+            # other projects are out of reach too: a command sees and writes only its own
+            wrapped = sandbox.wrap(argv, project=project, cwd=folder, network=net, deny=[self.projects_dir, *self.hide], env=child)
+            argv, child, fence, net_kind = wrapped.argv, wrapped.env, wrapped.fence, wrapped.network
+            notes += wrapped.notes
+        argv, nix_used = [*nix_prefix, *argv], bool(nix_prefix)
         try:
-            exit_code, timed_out, tail, total = await self._spawn(argv, folder, child, timeout)
-        except FileNotFoundError as exc:
-            exit_code, timed_out, tail, total = 127, False, f"{exc.strerror}: {exc.filename}\n".encode(), 0
+            if self.publish is not None:
+                await self.publish(
+                    "command.started",
+                    {"command": text, "cwd": str(folder), "sandbox": "bwrap" if use_bwrap else "none", "nix": nix_used,
+                     "network": net_kind},
+                )
+            started = time.monotonic()
+            try:
+                exit_code, timed_out, tail, total, net_failed = await self._spawn(argv, folder, child, timeout, fence)
+            except FileNotFoundError as exc:
+                exit_code, timed_out, tail, total, net_failed = 127, False, f"{exc.strerror}: {exc.filename}\n".encode(), 0, None
+        finally:  # the network helper and its pipes live only as long as the command
+            if fence is not None:
+                fence.close()
+        if net_failed:
+            net_kind = "none"
+            notes.append(f"this command needs a package registry but ran with no network: {net_failed}")
         duration = round(time.monotonic() - started, 3)
         after = await anyio.to_thread.run_sync(_listing, project)
         new_files = sorted(set(after) - set(before))
@@ -258,21 +285,26 @@ class Executor:
         result = CommandResult(
             command=text, exit_code=exit_code, output_tail=output, timed_out=timed_out, duration_s=duration,
             sandbox="bwrap" if use_bwrap else "none", nix_used=nix_used, new_files=new_files, notes=notes,
-            missing_tool=missing, output_bytes=total,
+            missing_tool=missing, output_bytes=total, network=net_kind,
         )
         if self.publish is not None:
             await self.publish(
                 "command.finished",
                 {
                     "command": text, "exit_code": exit_code, "timed_out": timed_out, "duration_s": duration,
-                    "new_files": new_files[:200], "notes": notes, "output_tail": output[-4000:],
+                    "new_files": new_files[:200], "notes": notes, "output_tail": output[-4000:], "network": net_kind,
                 },
             )
         return result
 
-    async def _spawn(self, argv: list[str], cwd: Path, env: dict, timeout: float) -> tuple[int, bool, bytes, int]:
-        """Run to completion or timeout; (exit code, timed out, output tail, output size).
+    async def _spawn(
+        self, argv: list[str], cwd: Path, env: dict, timeout: float, fence: "sandbox.NetFence | None" = None
+    ) -> tuple[int, bool, bytes, int, str | None]:
+        """Run to completion or timeout; (exit code, timed out, output tail,
+        output size, why the fenced network could not be attached).
 
+        With a ``fence``, bubblewrap waits after making its namespaces until the
+        user-mode network is attached (or has failed: then it runs without).
         When the command itself has exited, what it left running in the
         background gets a second to finish writing, then its group is killed."""
         cap = self.output_cap
@@ -281,8 +313,12 @@ class Executor:
         timed_out = False
         proc = await anyio.open_process(
             argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True, pass_fds=fence.pass_fds if fence else (),
         )
+        net_failed = None
+        if fence is not None:
+            fence.started()
+            net_failed = await anyio.to_thread.run_sync(fence.attach)
 
         reader_done = anyio.Event()
 
@@ -317,7 +353,8 @@ class Executor:
                 if proc.returncode is None:
                     await _kill_group(proc)
                 await proc.aclose()
-        return proc.returncode if proc.returncode is not None else -signal.SIGKILL, timed_out, bytes(buf), total
+        code = proc.returncode if proc.returncode is not None else -signal.SIGKILL
+        return code, timed_out, bytes(buf), total, net_failed
 
 
 async def _kill_group(proc) -> None:
@@ -370,20 +407,26 @@ def _program(command: str | Sequence[str]) -> str:
 
 def _listing(folder: Path) -> list[str]:
     """Paths relative to the project ``folder``: what ``git status --porcelain``
-    shows (changed and untracked-not-ignored files) when it is a repository,
-    else every file outside ``.git``."""
+    shows (changed and untracked-not-ignored files) for the project's repository
+    in Octra's data folder (before it has one: for an empty throwaway one, so the
+    tree's ignore rules still apply), never for a ``.git`` in the tree; else every
+    file outside ``.git`` folders."""
+    import tempfile
+
+    from ..pipeline.files import has_git_part, is_git_name
+    from ..pipeline.gitrepo import GitError, empty_git_dir, git, has_repo
+
+    if not folder.is_dir():
+        return []
     proc = None
-    if (folder / ".git").exists():
+    with tempfile.TemporaryDirectory(prefix="octra-listing-") as tmp:
         try:
-            proc = subprocess.run(
-                ["git", "--no-optional-locks", *GIT_SAFE, "-C", str(folder), "status", "--porcelain", "-z",
-                 "--untracked-files=all"],
-                capture_output=True, env=child_env({"GIT_CEILING_DIRECTORIES": str(folder.parent)}), check=False,
-                timeout=120,
-            )
-        except subprocess.TimeoutExpired:
+            gd = None if has_repo(folder) else empty_git_dir(Path(tmp))
+            proc = git(folder, "--no-optional-locks", "status", "--porcelain", "-z", "--untracked-files=all",
+                       gd=gd, timeout=120)
+        except GitError:
             proc = None  # a walk of the folder says it too
-    if proc is not None and proc.returncode == 0:
+    if proc is not None:
         out, items = [], proc.stdout.decode("utf-8", "surrogateescape").split("\0")
         i = 0
         while i < len(items):
@@ -394,21 +437,24 @@ def _listing(folder: Path) -> list[str]:
             status, path = item[:2], item[3:]
             if "R" in status or "C" in status:
                 i += 1  # the source path of a rename follows
-            if "D" not in status:
+            if "D" not in status and not has_git_part(path):
                 out.append(path)
         return out
     files = []
     for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = [d for d in dirnames if d != ".git"]
+        dirnames[:] = [d for d in dirnames if not is_git_name(d)]
         rel = os.path.relpath(dirpath, folder)
-        files += [name if rel == "." else f"{rel}/{name}" for name in filenames]
+        files += [name if rel == "." else f"{rel}/{name}" for name in filenames if not is_git_name(name)]
     return files
 
 
 async def executor_for(daemon: Any, *, publish: Publish | None = None, output_cap: int = DEFAULT_OUTPUT_CAP) -> Executor:
     """An executor with the daemon's current settings, its projects folder, and
-    what a sandboxed command must not see: Octra's data (the database holds
-    provider keys), config file and logs, and the user's home."""
+    what a sandboxed command must never reach, even through a toolchain folder
+    that lies near it: Octra's data (the database holds provider keys), config
+    file, logs and socket, and the runtime folder."""
     cfg = daemon.config
-    hide = [Path(cfg.data_dir), Path(cfg.config_file), Path(cfg.log_dir), Path.home()]
+    hide = [Path(cfg.data_dir), Path(cfg.config_file), Path(cfg.log_dir), Path(cfg.socket), Path.home()]
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        hide.append(Path(os.environ["XDG_RUNTIME_DIR"]))
     return Executor(await daemon.settings.get(), projects_dir=cfg.projects_dir, hide=hide, publish=publish, output_cap=output_cap)

@@ -3,7 +3,7 @@
 Public API (the pipeline and the offline provider code against it):
 
 - ``STACKS``: the stack names this builder knows (at least the 20 of DESIGN.md
-  section 10), ``ALIASES``: other spellings mapped to them.
+  section 10; "web" is the static web page), ``ALIASES``: other spellings mapped to them.
 - ``packages_for(stack) -> list[str]``: the nixpkgs attribute paths of the stack's
   toolchain (e.g. ``python3Packages.pip``, never a bare ``pip``).
 - ``flake_for(stack, name) -> str``: the flake text: a pinned nixpkgs input and a
@@ -33,11 +33,15 @@ _PACKAGES: dict[str, tuple[str, ...]] = {
     "go": ("go", "gopls", "gotools"),
     "python": ("python3", "python3Packages.pip", "python3Packages.virtualenv", "ruff"),
     "node": ("nodejs",),
+    # tsc comes from the project's devDependency; the nixpkgs one is for editors and one-off use
     "typescript": ("nodejs", "nodePackages.typescript", "nodePackages.typescript-language-server"),
+    # a static page: node runs its checks (html-validate from npm, the loopback smoke test)
+    "web": ("nodejs",),
     "rust": ("cargo", "rustc", "rustfmt", "clippy", "rust-analyzer"),
     "php": ("php", "phpPackages.composer"),
     "flutter": ("flutter",),
     "dart": ("dart",),
+    # C with make (the make guide); C++ with CMake is "cpp"
     "c": ("gcc", "gnumake", "pkg-config", "gdb"),
     "cpp": ("gcc", "cmake", "gnumake", "pkg-config", "gdb"),
     "java": ("jdk", "maven", "gradle"),
@@ -78,6 +82,12 @@ ALIASES: dict[str, str] = {
     "ex": "elixir",
     "hs": "haskell",
     "laravel": "php",
+    "static": "web",
+    "static web": "web",
+    "static-web": "web",
+    "static-site": "web",
+    "html": "web",
+    "html5": "web",
 }
 
 _ATTR = re.compile(r"^[A-Za-z_][A-Za-z0-9_'-]*(\.[A-Za-z_][A-Za-z0-9_'-]*)*$")

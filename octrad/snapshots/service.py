@@ -4,19 +4,28 @@ The contract (``daemon.snapshots``, created in ``octrad/api/snapshots.py``):
 
 - ``await snapshot(project_id, task_id, folder) -> SnapshotInfo(store_path, files, bytes)``
   commits nothing (the pipeline commits first).  It stages the tracked and
-  untracked-but-not-ignored files plus ``.git`` in a temporary folder named
+  untracked-but-not-ignored files (no ``.git`` of the tree) plus a clean ``.git``
+  written from the project's repository in the data folder, in a temporary folder named
   ``octra-<project>-<task>``, runs ``nix-store --add`` on it, registers an
   indirect GC root ``<gcroots_dir>/<that name>``, verifies the stored tree (file
   count and bytes, the root's target), records the row, publishes
-  ``snapshot.created``, and only then removes the working folder.  Without Nix
+  ``snapshot.created``, and only then removes the working folder and its git
+  directory (the history lives on in the snapshot).  Without Nix
   it raises ``RpcError`` kind ``unavailable``; any other failure raises kind
   ``snapshot_error``; in both cases the working folder is kept.
 - ``await restore(task_id, dest=None) -> path``: copies the task's recorded
   snapshot to ``dest`` (default: the project's folder), which must not exist or
   be empty.  Files come back writable with their executable bits, history
-  intact.  A recorded path that is not that task's snapshot (outside the store,
+  intact: restored elsewhere, a normal repository with its ``.git``; restored
+  to the project's own folder (a repeat run), the ``.git`` moves to the
+  project's git directory in the data folder.  A destination other than the
+  project's folder reached through a symlink that a command, a model or another
+  local user could have made (any not owned by root, or any when the daemon runs
+  as root) is refused, kind ``forbidden``, naming it.  A recorded path that is not that task's snapshot (outside the store,
   a symlink, another store path, a path without our GC root) is refused with
   kind ``forbidden``.
+- Leftovers of a daemon killed mid-snapshot (staging and trash folders under
+  ``work_dir``) are removed when the service starts.
 - ``await latest_for_project(project_id) -> dict | None``: the newest snapshot
   row (``task_id, store_path, files, bytes, created_at``); a repeat run on the
   project restores it with ``restore(row["task_id"], dest=project.path)``, or
@@ -43,6 +52,8 @@ import anyio
 from octra_protocol.errors import RpcError
 
 from . import nix, tree
+from .. import statedirs
+from ..pipeline import gitrepo
 from ..store import Database
 
 log = logging.getLogger(__name__)
@@ -83,6 +94,23 @@ class SnapshotService:
         self._publish = publish
         #: starts background work (removing trash); without it, removal is awaited
         self._spawn = spawn
+        self._clean_leftovers()
+
+    def _clean_leftovers(self) -> None:
+        """What a daemon killed mid-snapshot or mid-publish left in ``work_dir``: staging,
+        trash and publishing copies (one daemon per data folder: none is in use now),
+        and the git directories of such copies."""
+        if not self.work_dir.is_dir():
+            return
+        for entry in self.work_dir.iterdir():
+            if entry.name.startswith(("snap-", "trash-", "publish-")):
+                _make_writable_and_remove(entry)
+        root = statedirs.git_root()
+        if root.is_dir():
+            for gd in root.glob("*.git"):
+                tree_dir = gitrepo.work_tree_of(gd)
+                if tree_dir is not None and self.work_dir in tree_dir.parents and not tree_dir.exists():
+                    _make_writable_and_remove(gd)
 
     # -- snapshot ------------------------------------------------------------
     async def snapshot(self, project_id: str, task_id: str, folder: str | Path) -> SnapshotInfo:
@@ -133,13 +161,14 @@ class SnapshotService:
                 await self._remove(staging)
                 if not recorded:
                     await self._drop_unrecorded_root(root)
-        # recorded and verified: now the working folder may go
-        trash = self.work_dir / f"trash-{secrets.token_hex(6)}"
-        try:
-            os.rename(folder, trash)
-        except OSError:
-            trash = folder
-        await self._remove(trash)
+        # recorded and verified: now the working folder and its repository may go
+        for gone in (folder, gitrepo.git_dir(folder)):
+            trash = self.work_dir / f"trash-{secrets.token_hex(6)}"
+            try:
+                os.rename(gone, trash)
+            except OSError:
+                trash = gone
+            await self._remove(trash)
         info = SnapshotInfo(store_path, entries, size, str(root))
         if self._publish is not None:
             await self._publish(
@@ -217,7 +246,7 @@ class SnapshotService:
         latest = await self.latest_for_project(project_id)
         if latest is None:
             return None
-        await self.restore(latest["task_id"], target)
+        await self.restore(latest["task_id"], target, adopt_git=True)
         return latest
 
     async def list_for_project(self, project_id: str) -> list[dict]:
@@ -227,7 +256,11 @@ class SnapshotService:
         return [_row(r) for r in rows]
 
     # -- restore -------------------------------------------------------------
-    async def restore(self, task_id: str, dest: str | Path | None = None) -> str:
+    async def restore(self, task_id: str, dest: str | Path | None = None, *, adopt_git: bool | None = None) -> str:
+        """Copy the task's snapshot to ``dest``; the path restored to.  ``adopt_git``
+        (given by Octra's own callers, which restore to folders of Octra's): whether the
+        restored ``.git`` moves to the git directory in the data folder; by default
+        (a user's restore) it does when ``dest`` is the project's own folder."""
         row = await self.db.fetchone(
             "SELECT * FROM snapshots WHERE task_id = ? ORDER BY created_at DESC, id DESC LIMIT 1", (task_id,)
         )
@@ -235,44 +268,62 @@ class SnapshotService:
             raise RpcError.of("not_found", f"task {task_id!r} has no snapshot")
         store_path = row["store_path"]
         self._check_recorded(task_id, store_path, row["gcroot"])
+        project = await self.db.fetchone("SELECT path FROM projects WHERE id = ?", (row["project_id"],))
         if dest is None:
-            project = await self.db.fetchone("SELECT path FROM projects WHERE id = ?", (row["project_id"],))
             if project is None:
                 raise RpcError.of("invalid_params", f"the project of task {task_id} is gone; give a destination")
             dest = project["path"]
-        target = Path(dest)
-        if not target.is_absolute():
+        if not os.path.isabs(dest):
             raise RpcError.of("invalid_params", f"destination must be an absolute path, not {str(dest)!r}")
-        if target.is_symlink() or (target.exists() and (not target.is_dir() or any(target.iterdir()))):
+        own = project is not None and os.path.normpath(dest) == os.path.normpath(project["path"])
+        # the project's folder, and the folders Octra restores into itself, are under the data
+        # folder the user configured; any other destination is checked for symlinks
+        target = _unlinked(Path(os.path.normpath(dest)), check=adopt_git is None and not own)
+        if adopt_git is None:
+            adopt_git = own
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
             raise RpcError.of(
                 "conflict", f"{target} exists and is not an empty folder; restore elsewhere or remove it first", path=str(target)
             )
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RpcError.of("snapshot_error", f"cannot restore to {target}: {exc.strerror}: {exc.filename}",
+                              path=str(target)) from None
         temp = target.parent / f".{target.name}.restoring-{secrets.token_hex(4)}"
         valid: list[bool] = []
+        failed: list[BaseException] = []
 
         async def check_valid() -> None:
             valid.append(await nix.valid(store_path))
+
+        async def copy() -> None:
+            try:
+                await anyio.to_thread.run_sync(tree.copy_out, store_path, temp)
+            except (OSError, tree.TreeError) as exc:
+                failed.append(exc)
 
         try:
             # Nix's word on the path comes while the copy runs; nothing is moved into place without it
             async with anyio.create_task_group() as tg:
                 tg.start_soon(check_valid)
-                await anyio.to_thread.run_sync(tree.copy_out, store_path, temp)
+                tg.start_soon(copy)
             if not valid[0]:
                 raise RpcError.of(
                     "forbidden", f"refusing to restore {store_path!r} for task {task_id}: Nix does not know it as a valid store path"
                 )
+            if failed:
+                raise failed[0]
             if target.exists():
                 target.rmdir()
             os.rename(temp, target)
+            if adopt_git and (target / ".git").is_dir():
+                await anyio.to_thread.run_sync(gitrepo.adopt, target / ".git", target)
         except RpcError:
             raise
-        except Exception as exc:
-            detail = getattr(exc, "stderr", b"") or b""
-            raise RpcError.of(
-                "snapshot_error", f"restoring {store_path} to {target} failed: {exc} {detail.decode(errors='replace')}".strip()
-            ) from None
+        except (OSError, tree.TreeError, gitrepo.GitError) as exc:
+            why = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise RpcError.of("snapshot_error", f"restoring {store_path} to {target} failed: {why}", path=str(target)) from None
         finally:
             if temp.exists() or temp.is_symlink():  # failed or cancelled before it was moved into place
                 with anyio.CancelScope(shield=True):
@@ -356,6 +407,33 @@ def _row(r) -> dict:
         "files": r["files"],
         "bytes": r["bytes"],
     }
+
+
+def _unlinked(path: Path, check: bool = True) -> Path:
+    """``path`` (absolute, normalised) with every symlink among its existing parts
+    resolved.  When ``check``, a symlink is refused, naming it, unless root owns it
+    and the daemon is not root (then neither a command, a model nor another local
+    user can have made it: a system link such as ``/var/run``); the destination
+    itself must not be a symlink at all."""
+    parts = path.parts
+    real = Path(parts[0])
+    for i, name in enumerate(parts[1:], start=1):
+        nxt = real / name
+        try:
+            st = os.lstat(nxt)
+        except (FileNotFoundError, NotADirectoryError):  # the rest is made (or fails) later
+            return real.joinpath(*parts[i:])
+        if stat.S_ISLNK(st.st_mode):
+            if check and (i == len(parts) - 1 or st.st_uid != 0 or os.getuid() == 0):
+                raise RpcError.of(
+                    "forbidden",
+                    f"refusing to restore to {path}: {nxt} is a symlink (to {os.readlink(nxt)}); "
+                    "name the real folder instead",
+                    path=str(path), symlink=str(nxt),
+                )
+            nxt = Path(os.path.realpath(nxt))
+        real = nxt
+    return real
 
 
 def _make_writable_and_remove(path: Path) -> None:

@@ -2,10 +2,12 @@
 stored tree, and copying one back out.  Synchronous (run in a worker thread).
 
 What goes in: the files git tracks plus the untracked files it does not
-ignore, and the whole ``.git`` folder (history), except its index: the staging
-copy gets an index written fresh from HEAD (``git read-tree``), which carries
-no timestamps or inode numbers, so identical content always gives the same
-store path.  A folder without ``.git`` goes in whole.
+ignore, never a ``.git`` folder of the tree (in any spelling, at any depth: a
+command's, never Octra's), and a clean ``.git`` that Octra writes from the
+project's repository in the data folder (history, Octra's own config, an index
+fresh from HEAD, which carries no timestamps or inode numbers, so identical
+content always gives the same store path).  A folder without a repository
+goes in whole, but for ``.git`` folders.
 
 Staging hard-links into the temporary tree with ``cp -l --parents`` (no data
 copied, a few processes for any number of files); folders that hold nothing
@@ -15,11 +17,14 @@ git ignores are taken in one piece.  Across file systems it copies.
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 from pathlib import Path
 
-from ..scaffold.environment import GIT_SAFE, child_env
+from ..pipeline import gitrepo
+from ..pipeline.files import is_git_name
+from ..scaffold.environment import child_env
 
 _KINDS = {
     stat.S_IFIFO: "a FIFO (named pipe)",
@@ -27,34 +32,26 @@ _KINDS = {
     stat.S_IFCHR: "a character device",
     stat.S_IFBLK: "a block device",
 }
-#: left out of .git: rebuilt (index) or transient
-_GIT_SKIP = {"index", "index.lock", "HEAD.lock", "gc.pid", "gc.log"}
 
 
 class TreeError(Exception):
     """The tree cannot be snapshotted as it is; the message names the file."""
 
 
-def _git(folder: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    try:
-        return subprocess.run(["git", *GIT_SAFE, "-C", str(folder), *args], capture_output=True, env=child_env(env),
-                              check=False, timeout=300)
-    except subprocess.TimeoutExpired:
-        return subprocess.CompletedProcess(args, -1, b"", b"git took longer than 300 s")
-
-
 def select(folder: Path) -> tuple[list[str], bool]:
     """What goes in: relative paths to take whole (files, or folders holding
-    nothing git ignores), and whether ``.git`` goes in (whole, but its index).
+    nothing git ignores), and whether the project has a repository (whose
+    clean ``.git`` goes in).
 
     Everything git does not ignore is either tracked or untracked-not-ignored,
     so the walk only descends into folders that hold an ignored path; the rest
     is taken in bulk."""
-    if not (folder / ".git").is_dir():
-        return sorted(os.listdir(folder)), False
-    proc = _git(folder, "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory")
-    if proc.returncode != 0:
-        raise TreeError(f"git ls-files failed in {folder}: {proc.stderr.decode(errors='replace').strip()}")
+    if not gitrepo.has_repo(folder):
+        return sorted(n for n in os.listdir(folder) if not is_git_name(n)), False
+    try:
+        proc = gitrepo.git(folder, "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory")
+    except gitrepo.GitError as exc:
+        raise TreeError(str(exc)) from None
     ignored = {r.rstrip("/") for r in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if r}
     blocked = {""}
     for rel in ignored:
@@ -67,7 +64,7 @@ def select(folder: Path) -> tuple[list[str], bool]:
         with os.scandir(folder / cur if cur else folder) as it:
             for entry in it:
                 rel = f"{cur}/{entry.name}" if cur else entry.name
-                if rel == ".git" or rel in ignored:
+                if is_git_name(entry.name) or rel in ignored:
                     continue
                 if rel in blocked and entry.is_dir(follow_symlinks=False):
                     stack.append(rel)
@@ -81,19 +78,35 @@ _BATCH = 2000
 
 
 def stage(folder: Path, tree: Path, whole: list[str], with_git: bool = False) -> tuple[int, int]:
-    """Hard-link ``whole`` (and ``.git`` when ``with_git``) from ``folder`` into
-    the new folder ``tree`` with ``cp -al --parents``: a few processes, no data
-    copied (across file systems: copied).  Returns (entries, bytes) of the
+    """Hard-link ``whole`` from ``folder`` into the new folder ``tree`` with
+    ``cp -al --parents``: a few processes, no data copied (across file systems:
+    copied); drop every ``.git`` folder that came along inside them; then, when
+    ``with_git``, write Octra's clean ``.git``.  Returns (entries, bytes) of the
     staged tree; special files are refused with their name."""
     tree.mkdir()
     for i in range(0, len(whole), _BATCH):
         _cp_parents(folder, whole[i : i + _BATCH], tree)
+    _drop_git_folders(tree)
     if with_git:
-        _cp_parents(folder, [".git"], tree)
-        for name in _GIT_SKIP:
-            (tree / ".git" / name).unlink(missing_ok=True)
-        _fresh_index(tree)
+        try:
+            gitrepo.export_git(folder, tree / ".git")
+        except gitrepo.GitError as exc:
+            raise TreeError(str(exc)) from None
     return count(tree, refuse_special=folder)
+
+
+def _drop_git_folders(tree: Path) -> None:
+    """Remove every entry git would take for its own folder (a command's ``.git``,
+    ``sub/.git``, ``.GIT``...) from a staged tree: they are never snapshotted."""
+    for dirpath, dirnames, filenames in os.walk(tree):
+        for name in [*dirnames, *filenames]:
+            if is_git_name(name):
+                path = os.path.join(dirpath, name)
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path)
+                else:
+                    os.unlink(path)
+        dirnames[:] = [d for d in dirnames if not is_git_name(d)]
 
 
 def _cp_parents(folder: Path, rels: list[str], tree: Path) -> None:
@@ -106,15 +119,6 @@ def _cp_parents(folder: Path, rels: list[str], tree: Path) -> None:
         proc = subprocess.run(["cp", "-R", "--preserve=mode,links", *args], cwd=folder, capture_output=True, env=env)
         if proc.returncode != 0:
             raise TreeError(f"cannot stage files of {folder}: {proc.stderr.decode(errors='replace').strip()}")
-
-
-def _fresh_index(tree: Path) -> None:
-    proc = _git(tree, "--git-dir", str(tree / ".git"), "read-tree", "HEAD")
-    if proc.returncode != 0:
-        unborn = _git(tree, "--git-dir", str(tree / ".git"), "rev-parse", "--verify", "-q", "HEAD").returncode != 0
-        if unborn:
-            return  # no commit yet: no index
-        raise TreeError(f"git read-tree failed: {proc.stderr.decode(errors='replace').strip()}")
 
 
 def count(root: str | Path, refuse_special: Path | None = None) -> tuple[int, int]:
@@ -146,5 +150,7 @@ def copy_out(store_path: str, dest: Path) -> None:
     """Copy a stored tree to the new folder ``dest``: symlinks stay symlinks,
     executable bits stay, and everything becomes writable by its owner."""
     env = child_env()
-    subprocess.run(["cp", "-RP", store_path, str(dest)], check=True, capture_output=True, env=env)
-    subprocess.run(["chmod", "-R", "u+w", str(dest)], check=True, capture_output=True, env=env)
+    for argv in (["cp", "-RP", store_path, str(dest)], ["chmod", "-R", "u+w", str(dest)]):
+        proc = subprocess.run(argv, capture_output=True, env=env)
+        if proc.returncode != 0:
+            raise TreeError(f"{argv[0]}: {proc.stderr.decode(errors='replace').strip() or f'exit code {proc.returncode}'}")

@@ -4,7 +4,9 @@ data while the writer works)."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,6 +20,25 @@ from .migrations import MIGRATIONS
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def private_files(db_path: str) -> None:
+    """The data folder 0700 (even when it was there already), the database 0600 before
+    SQLite opens it: SQLite creates the WAL and SHM with the database's own mode, so
+    they are 0600 from their first byte too.  Files left wider by older versions are
+    tightened."""
+    db = Path(db_path)
+    folder = db.parent
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if folder.stat().st_uid == os.getuid():
+        os.chmod(folder, 0o700)
+    os.close(os.open(db, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600))
+    for f in (db, Path(f"{db}-wal"), Path(f"{db}-shm"), Path(f"{db}-journal")):
+        try:
+            if stat.S_IMODE(f.stat().st_mode) != 0o600:
+                os.chmod(f, 0o600)
+        except FileNotFoundError:
+            pass
+
+
 class Database:
     def __init__(self, path: str | Path):
         self.path = str(path)
@@ -26,8 +47,9 @@ class Database:
         self._lock = anyio.Lock()
 
     async def open(self) -> "Database":
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_files(self.path)
         self._w = await self._connect()
+        await self._w.execute("PRAGMA secure_delete=ON")  # deleted rows leave no bytes behind
         await self._w.execute("PRAGMA journal_mode=WAL")
         await self._migrate()
         self._r = await self._connect()
@@ -94,6 +116,16 @@ class Database:
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         async with self.transaction() as w:
             await w.executemany(sql, rows)
+
+    async def scrub(self) -> None:
+        """Rewrite the whole file and empty the WAL: after secrets were removed, no stale
+        page (free pages, old WAL frames) keeps a copy of them."""
+        async with self._lock:
+            w = self._w
+            assert w is not None, "database is closed"
+            with anyio.CancelScope(shield=True):
+                await w.execute("VACUUM")
+                await w.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- reads ------------------------------------------------------------
     async def fetchall(self, sql: str, params: Sequence[Any] | dict = ()) -> list[sqlite3.Row]:

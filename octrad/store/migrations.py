@@ -142,4 +142,13 @@ MIGRATIONS: list[str] = [
         updated_at REAL NOT NULL
     );
     """,
+    # 2: cached prompt tokens per call (read from / written to the provider's prompt cache), priced on their own
+    """
+    ALTER TABLE llm_calls ADD COLUMN tokens_cached INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE llm_calls ADD COLUMN tokens_cache_write INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 3: how the task's commands ran: "bwrap" or "none" (Task.sandbox)
+    """
+    ALTER TABLE tasks ADD COLUMN sandbox TEXT;
+    """,
 ]

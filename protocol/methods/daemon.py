@@ -18,6 +18,20 @@ class InitializeResult(Result):
     capabilities: list[str]
 
 
+class SandboxStatus(Result, kw_only=True):
+    """How commands run here: the ``sandbox`` setting, whether bubblewrap works, and the network a registry command gets."""
+
+    #: the setting: auto | bwrap | none
+    mode: str
+    #: bubblewrap can create a sandbox on this machine
+    available: bool
+    #: in words, e.g. "commands run unsandboxed (sandbox = auto): bubblewrap (bwrap) is not installed"
+    detail: str
+    #: the fenced user-mode network of registry commands: "pasta", "slirp4netns" or "none"
+    network: str
+    network_detail: str = ""
+
+
 class StatusResult(Result):
     version: str
     pid: int
@@ -28,6 +42,9 @@ class StatusResult(Result):
     nix_available: bool
     default_provider: str
     log_file: Union[str, None] = None
+    #: where provider keys and the GitHub token are kept: "keyring (SecretService)" or "0600 file PATH"
+    keys: Union[str, None] = None
+    sandbox: Union[SandboxStatus, None] = None
 
 
 METHODS = {

@@ -7,8 +7,9 @@ from typing import Literal, Union
 
 from ._base import Method, Params, Result
 
-#: what a guide command is for
-Purpose = Literal["init", "add_dependency", "build", "test", "run", "lint", "format"]
+#: what a guide command is for (octrad.knowledge.guides documents each; the
+#: project's checks are setup, build, test and smoke, in that order)
+Purpose = Literal["init", "setup", "add_dependency", "build", "test", "smoke", "run", "lint", "format"]
 
 
 class GuideCommand(Result, kw_only=True):

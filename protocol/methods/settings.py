@@ -27,6 +27,10 @@ class SettingsResult(Result, kw_only=True):
     max_tokens: Union[int, None] = None
     max_cost_usd: Union[float, None] = None
     github_api_url: str = "https://api.github.com"
+    #: the provider of tasks that name none, chosen by the user (``providers default``);
+    #: empty: OCTRA_PROVIDER / config.toml's default_provider, else the first configured one, else offline.
+    #: The one in use is daemon.status's ``default_provider``.
+    default_provider: str = ""
 
 
 class SettingsSetParams(Params, kw_only=True):
@@ -43,6 +47,8 @@ class SettingsSetParams(Params, kw_only=True):
     max_tokens: Union[int, None, UnsetType] = UNSET
     max_cost_usd: Union[float, None, UnsetType] = UNSET
     github_api_url: Union[str, None, UnsetType] = UNSET
+    #: a configured provider's name or "offline"; "" or null: back to the automatic choice
+    default_provider: Union[str, None, UnsetType] = UNSET
 
 
 METHODS = {

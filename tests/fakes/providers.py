@@ -23,6 +23,30 @@ A :class:`Reply` can inject faults: an HTTP error with ``Retry-After``, a
 queued and no responder, the fake answers 500 ``no reply scripted`` so a test
 fails loudly instead of hanging.
 
+It is as strict as the real services (their documented rules, written here
+independently of Octra's own schema code): a request the real API would
+refuse gets the real API's kind of 400, in its words.
+
+- OpenAI: a strict ``json_schema`` must follow the Structured Outputs rules
+  (:func:`openai_strict_problems`); reasoning models (o1/o3/o4, gpt-5*)
+  refuse ``temperature`` other than 1 and ``max_tokens``.
+- Anthropic: ``max_tokens`` is required; empty content, a first turn that is
+  not the user's, temperature outside 0..1, and any temperature on models
+  that refuse it (Opus 4.7 and later, the 5 line) are refused.
+- Gemini: ``responseSchema`` must be the OpenAPI subset
+  (:func:`gemini_schema_problems`); empty parts are refused.
+- Every kind: a request without an output limit is refused (Octra promises
+  one on every call; ``require_output_limit = False`` to relax).
+
+Server modes: ``json_schema = False`` (an OpenAI-compatible server without
+json_schema support, like DeepSeek), ``strict_schema = False`` (one that
+refuses ``strict``), ``context_tokens = N`` (prompts that do not fit are
+refused in each provider's words; ``overflow_style = "llamacpp"`` answers
+llama-server's 500 "Context size has been exceeded").  A :class:`Reply` can
+be ``finish="length"`` (cut at the output limit: ``length`` /
+``max_tokens`` / ``MAX_TOKENS``), a ``refusal``, a 429 with Gemini's
+``retry_delay`` in the body, and report ``cached`` prompt tokens.
+
 It runs in its own threads, so it serves both in-process async tests and a
 daemon subprocess.
 """
@@ -62,6 +86,16 @@ class Reply:
     #: characters of text per streamed piece
     piece: int = 8
     model: str | None = None
+    #: "stop", or "length": the answer was cut at the output limit
+    finish: str = "stop"
+    #: the model refuses, with this explanation
+    refusal: str | None = None
+    #: Gemini-style wait in the error body (google.rpc.RetryInfo.retryDelay, e.g. "37s")
+    retry_delay: str | None = None
+    #: prompt tokens read from / written to the cache
+    cached: tuple[int, int] = (0, 0)
+    #: send these bytes as the whole (non-streamed) body instead of a well-formed answer
+    raw: bytes | None = None
 
     @classmethod
     def json(cls, value: Any, **kw: Any) -> "Reply":
@@ -74,6 +108,12 @@ class Reply:
     @classmethod
     def error(cls, status: int, message: str = "", *, retry_after: float | None = None, **kw: Any) -> "Reply":
         return cls(status=status, message=message or f"fake error {status}", retry_after=retry_after, **kw)
+
+    @classmethod
+    def truncated(cls, value: Any, at: int | None = None, **kw: Any) -> "Reply":
+        """The JSON of ``value`` cut after ``at`` characters (default: half), marked as cut at the output limit."""
+        text = json.dumps(value)
+        return cls(text=text[: len(text) // 2 if at is None else at], finish="length", **kw)
 
 
 @dataclass
@@ -124,12 +164,19 @@ class FakeRequest:
                 out.append({"role": "assistant" if c.get("role") == "model" else "user",
                             "content": "".join(p.get("text", "") for p in c.get("parts") or [])})
             return out
-        out = [{"role": "system", "content": b["system"]}] if self.kind == "anthropic" and b.get("system") else []
-        return out + [{"role": m.get("role", ""), "content": m.get("content", "")} for m in b.get("messages") or []]
+        out = [{"role": "system", "content": _text(b["system"])}] if self.kind == "anthropic" and b.get("system") else []
+        return out + [{"role": m.get("role", ""), "content": _text(m.get("content", ""))} for m in b.get("messages") or []]
 
     @property
     def prompt(self) -> str:
         return "\n".join(m["content"] for m in self.messages)
+
+
+def _text(content: Any) -> str:
+    """Anthropic content: a string or a list of blocks."""
+    if isinstance(content, list):
+        return "\n\n".join(c.get("text", "") for c in content if isinstance(c, dict))
+    return content or ""
 
 
 def kind_of(path: str) -> str | None:
@@ -155,6 +202,18 @@ class FakeProvider:
         self.responder: Callable[[FakeRequest], Reply] | None = None
         #: connections the fake saw closed by the client while it was still answering
         self.aborted = 0
+        #: an OpenAI-compatible server that takes response_format json_schema (False: like DeepSeek)
+        self.json_schema = True
+        #: ... and json_schema with strict: true
+        self.strict_schema = True
+        #: refuse requests without an output limit
+        self.require_output_limit = True
+        #: the model's context (prompt estimate + output limit); None: unlimited
+        self.context_tokens: int | None = None
+        #: "native" (each provider's own words) or "llamacpp" (llama-server's 500)
+        self.overflow_style = "native"
+        #: requests refused by the strictness checks, with why (for assertions)
+        self.rejected: list[tuple[FakeRequest, str]] = []
         fake = self
 
         class Handler(_Handler):
@@ -239,6 +298,14 @@ class _Handler(Handler):
             self._send_json(400, _error_body(kind, 400, "request body is not JSON"))
             return
         req = FakeRequest(kind, "POST", split.path, parse_qs(split.query), {k.lower(): v for k, v in self.headers.items()}, body, time.monotonic())
+        refused = refusal_of(self.owner, req)
+        if refused is not None:
+            status, message = refused
+            with self.owner._lock:
+                self.owner.requests.append(req)
+                self.owner.rejected.append((req, message))
+            self._send_json(status, _error_body(kind, status, message, req))
+            return
         reply = self.owner._next(req)
         try:
             if reply.delay and self.owner._stop.wait(reply.delay):
@@ -247,7 +314,15 @@ class _Handler(Handler):
                 headers = dict(reply.headers)
                 if reply.retry_after is not None:
                     headers["Retry-After"] = f"{reply.retry_after:g}"
-                self._send_json(reply.status, _error_body(kind, reply.status, reply.message), headers)
+                err = _error_body(kind, reply.status, reply.message)
+                if reply.retry_delay is not None and kind == "gemini":
+                    err["error"]["details"] = [
+                        {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [{"quotaMetric": "generate_content"}]},
+                        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": reply.retry_delay},
+                    ]
+                self._send_json(reply.status, err, headers)
+            elif reply.raw is not None:
+                self._send_bytes(reply.raw)
             elif req.stream:
                 self._stream(kind, req, reply)
             else:
@@ -269,6 +344,13 @@ class _Handler(Handler):
             self.wfile.write(data[: len(data) // 2])
             self._drop()
             return
+        self.wfile.write(data)
+
+    def _send_bytes(self, data: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
         self.wfile.write(data)
 
     def _drop(self) -> None:
@@ -337,33 +419,67 @@ def _tool_input(req: FakeRequest, text: str) -> Any:
 def _answer(kind: str, req: FakeRequest, reply: Reply) -> Any:
     tin, tout = reply.usage
     model = _model(req, reply)
+    cut = reply.finish == "length"
     if kind == "openai":
+        message: dict[str, Any] = {"role": "assistant", "content": None if reply.refusal else reply.text}
+        if reply.refusal:
+            message["refusal"] = reply.refusal
         return {
             "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": tin, "completion_tokens": tout, "total_tokens": tin + tout},
+            "choices": [{"index": 0, "message": message, "finish_reason": "length" if cut else "stop"}],
+            "usage": _openai_usage(reply),
         }
     if kind == "anthropic":
-        tool = _tool_input(req, reply.text)
+        if reply.refusal:
+            return {"id": "msg_fake", "type": "message", "role": "assistant", "model": model,
+                    "content": [{"type": "text", "text": reply.refusal}], "stop_reason": "refusal", "stop_sequence": None,
+                    "usage": _anthropic_usage(reply)}
+        tool = None if cut else _tool_input(req, reply.text)
         block = (
             {"type": "tool_use", "id": "toolu_fake", "name": req.body["tools"][0]["name"], "input": tool}
             if tool is not None else {"type": "text", "text": reply.text}
         )
         return {
             "id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": [block],
-            "stop_reason": "tool_use" if tool is not None else "end_turn", "stop_sequence": None,
-            "usage": {"input_tokens": tin, "output_tokens": tout},
+            "stop_reason": "max_tokens" if cut else "tool_use" if tool is not None else "end_turn", "stop_sequence": None,
+            "usage": _anthropic_usage(reply),
         }
     if kind == "gemini":
+        if reply.refusal:
+            return {"candidates": [{"content": {"parts": [], "role": "model"}, "finishReason": "SAFETY", "index": 0}],
+                    "usageMetadata": _gemini_usage(reply), "modelVersion": model}
         return {
-            "candidates": [{"content": {"parts": [{"text": reply.text}], "role": "model"}, "finishReason": "STOP", "index": 0}],
-            "usageMetadata": {"promptTokenCount": tin, "candidatesTokenCount": tout, "totalTokenCount": tin + tout},
+            "candidates": [{"content": {"parts": [{"text": reply.text}], "role": "model"},
+                            "finishReason": "MAX_TOKENS" if cut else "STOP", "index": 0}],
+            "usageMetadata": _gemini_usage(reply),
             "modelVersion": model,
         }
     return {
         "model": model, "created_at": "2026-01-01T00:00:00Z", "message": {"role": "assistant", "content": reply.text},
-        "done": True, "done_reason": "stop", "prompt_eval_count": tin, "eval_count": tout,
+        "done": True, "done_reason": "length" if cut else "stop", "prompt_eval_count": tin, "eval_count": tout,
     }
+
+
+def _openai_usage(reply: Reply) -> dict[str, Any]:
+    tin, tout = reply.usage
+    return {"prompt_tokens": tin, "completion_tokens": tout, "total_tokens": tin + tout,
+            "prompt_tokens_details": {"cached_tokens": reply.cached[0]}}
+
+
+def _anthropic_usage(reply: Reply) -> dict[str, Any]:
+    """input_tokens is only the uncached part."""
+    tin, tout = reply.usage
+    read, write = reply.cached
+    return {"input_tokens": tin - read - write, "output_tokens": tout,
+            "cache_read_input_tokens": read, "cache_creation_input_tokens": write}
+
+
+def _gemini_usage(reply: Reply) -> dict[str, Any]:
+    tin, tout = reply.usage
+    out = {"promptTokenCount": tin, "candidatesTokenCount": tout, "totalTokenCount": tin + tout}
+    if reply.cached[0]:
+        out["cachedContentTokenCount"] = reply.cached[0]
+    return out
 
 
 def _stream_events(kind: str, req: FakeRequest, reply: Reply, pieces: list[str]) -> list[Any]:
@@ -377,9 +493,9 @@ def _stream_events(kind: str, req: FakeRequest, reply: Reply, pieces: list[str])
             chunk({"role": "assistant", "content": ""}),
             *[chunk({"content": p}) for p in pieces],
             _END,
-            chunk({}, "stop"),
+            chunk({}, "length" if reply.finish == "length" else "stop"),
             _sse({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model, "choices": [],
-                  "usage": {"prompt_tokens": tin, "completion_tokens": tout, "total_tokens": tin + tout}}),
+                  "usage": _openai_usage(reply)}),
             _sse("[DONE]"),
         ]
     if kind == "anthropic":
@@ -392,13 +508,13 @@ def _stream_events(kind: str, req: FakeRequest, reply: Reply, pieces: list[str])
             delta = lambda p: {"type": "text_delta", "text": p}  # noqa: E731
         return [
             _sse({"type": "message_start", "message": {"id": "msg_fake", "type": "message", "role": "assistant", "model": model,
-                  "content": [], "stop_reason": None, "usage": {"input_tokens": tin, "output_tokens": 1}}}, "message_start"),
+                  "content": [], "stop_reason": None, "usage": {**_anthropic_usage(reply), "output_tokens": 1}}}, "message_start"),
             _sse({"type": "content_block_start", "index": 0, "content_block": start}, "content_block_start"),
             _sse({"type": "ping"}, "ping"),
             *[_sse({"type": "content_block_delta", "index": 0, "delta": delta(p)}, "content_block_delta") for p in pieces],
             _END,
             _sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
-            _sse({"type": "message_delta", "delta": {"stop_reason": "tool_use" if tool is not None else "end_turn", "stop_sequence": None},
+            _sse({"type": "message_delta", "delta": {"stop_reason": "max_tokens" if reply.finish == "length" else "tool_use" if tool is not None else "end_turn", "stop_sequence": None},
                   "usage": {"output_tokens": tout}}, "message_delta"),
             _sse({"type": "message_stop"}, "message_stop"),
         ]
@@ -406,24 +522,235 @@ def _stream_events(kind: str, req: FakeRequest, reply: Reply, pieces: list[str])
         def part(text: str) -> dict:
             return {"candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}], "modelVersion": model}
         last = part(pieces[-1])
-        last["candidates"][0]["finishReason"] = "STOP"
-        last["usageMetadata"] = {"promptTokenCount": tin, "candidatesTokenCount": tout, "totalTokenCount": tin + tout}
+        last["candidates"][0]["finishReason"] = "MAX_TOKENS" if reply.finish == "length" else "STOP"
+        last["usageMetadata"] = _gemini_usage(reply)
         return [*[_sse(part(p)) for p in pieces[:-1]], _END, _sse(last)]
     line = lambda obj: (json.dumps(obj) + "\n").encode()  # noqa: E731
     return [
         *[line({"model": model, "created_at": "2026-01-01T00:00:00Z", "message": {"role": "assistant", "content": p}, "done": False}) for p in pieces],
         _END,
         line({"model": model, "created_at": "2026-01-01T00:00:00Z", "message": {"role": "assistant", "content": ""},
-              "done": True, "done_reason": "stop", "prompt_eval_count": tin, "eval_count": tout}),
+              "done": True, "done_reason": "length" if reply.finish == "length" else "stop", "prompt_eval_count": tin, "eval_count": tout}),
     ]
 
 
-def _error_body(kind: str, status: int, message: str) -> Any:
+def _error_body(kind: str, status: int, message: str, req: FakeRequest | None = None) -> Any:
     if kind == "anthropic":
         etype = {429: "rate_limit_error", 401: "authentication_error", 529: "overloaded_error"}.get(status, "api_error" if status >= 500 else "invalid_request_error")
         return {"type": "error", "error": {"type": etype, "message": message}}
     if kind == "gemini":
-        return {"error": {"code": status, "message": message, "status": "RESOURCE_EXHAUSTED" if status == 429 else "ERROR"}}
+        status_name = {429: "RESOURCE_EXHAUSTED", 400: "INVALID_ARGUMENT"}.get(status, "ERROR")
+        return {"error": {"code": status, "message": message, "status": status_name}}
     if kind == "ollama":
         return {"error": message}
-    return {"error": {"message": message, "type": "fake_error", "code": status}}
+    if message.startswith("llama.cpp:"):
+        return {"error": {"code": status, "message": message.split(":", 1)[1].strip(), "type": "server_error"}}
+    code, _, text = message.partition("|") if "|" in message else (status, "", message)
+    return {"error": {"message": text, "type": "invalid_request_error" if status == 400 else "fake_error", "code": code,
+                      "param": "response_format" if code == "invalid_json_schema" else None}}
+
+
+# -- what the real services refuse ---------------------------------------------------
+#: OpenAI Structured Outputs, "Supported schemas": the keywords strict mode takes
+OPENAI_STRICT_KEYWORDS = {
+    "type", "properties", "required", "additionalProperties", "items", "enum", "const", "anyOf", "$ref", "$defs",
+    "description", "title", "pattern", "format", "multipleOf", "maximum", "exclusiveMaximum", "minimum",
+    "exclusiveMinimum", "minItems", "maxItems",
+}
+OPENAI_STRICT_FORMATS = {"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid"}
+OPENAI_TYPES = {"string", "number", "integer", "boolean", "object", "array", "null"}
+#: Gemini's Schema object (an OpenAPI 3.0 subset)
+GEMINI_KEYWORDS = {
+    "type", "format", "title", "description", "nullable", "enum", "maxItems", "minItems", "properties", "required",
+    "minProperties", "maxProperties", "minLength", "maxLength", "pattern", "example", "anyOf", "propertyOrdering",
+    "default", "items", "minimum", "maximum",
+}
+GEMINI_TYPES = {"STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT"}
+
+
+def openai_strict_problems(schema: Any) -> list[str]:
+    """Why OpenAI's strict mode would refuse ``schema`` (empty: it is accepted)."""
+    problems: list[str] = []
+    if not isinstance(schema, dict) or schema.get("type") != "object" or "anyOf" in schema:
+        return ["the root must be an object schema (type object, not anyOf)"]
+    counts = {"props": 0, "enum": 0}
+
+    def walk(node: Any, path: str, depth: int) -> None:
+        if not isinstance(node, dict):
+            problems.append(f"{path}: a schema must be an object")
+            return
+        if depth > 10:
+            problems.append(f"{path}: more than 10 levels of nesting")
+        for key in node:
+            if key not in OPENAI_STRICT_KEYWORDS:
+                problems.append(f"{path}: '{key}' is not permitted")
+        if "type" not in node and "anyOf" not in node and "$ref" not in node:
+            problems.append(f"{path}: schema must have a 'type' key")
+        types = node.get("type")
+        types = types if isinstance(types, list) else [types] if types is not None else []
+        for t in types:
+            if t not in OPENAI_TYPES:
+                problems.append(f"{path}: unknown type {t!r}")
+        if "format" in node and node["format"] not in OPENAI_STRICT_FORMATS:
+            problems.append(f"{path}: format {node['format']!r} is not supported")
+        if "object" in types:
+            props = node.get("properties", {})
+            if node.get("additionalProperties") is not False:
+                problems.append(f"{path}: 'additionalProperties' is required to be supplied and to be false")
+            if sorted(node.get("required", [])) != sorted(props):
+                missing = sorted(set(props) - set(node.get("required", [])))
+                problems.append(f"{path}: 'required' is required to be supplied and to be an array including every key in properties; missing {missing}")
+            counts["props"] += len(props)
+            for k, sub in props.items():
+                walk(sub, f"{path}.{k}", depth + 1)
+        if isinstance(node.get("enum"), list):
+            counts["enum"] += len(node["enum"])
+        if "items" in node:
+            walk(node["items"], f"{path}[]", depth + 1)
+        for i, sub in enumerate(node.get("anyOf", [])):
+            walk(sub, f"{path}.anyOf[{i}]", depth + 1)
+        for k, sub in (node.get("$defs") or {}).items():
+            walk(sub, f"{path}.$defs.{k}", depth)
+
+    walk(schema, "root", 1)
+    if counts["props"] > 5000:
+        problems.append("more than 5000 object properties")
+    if counts["enum"] > 1000:
+        problems.append("more than 1000 enum values")
+    return problems
+
+
+def gemini_schema_problems(schema: Any, path: str = "response_schema") -> list[str]:
+    """Why Gemini would refuse ``schema`` as a responseSchema."""
+    if not isinstance(schema, dict):
+        return [f"{path}: a schema must be an object"]
+    problems = [f'Unknown name "{k}" at \'generation_config.{path}\': Cannot find field.' for k in schema if k not in GEMINI_KEYWORDS]
+    t = schema.get("type")
+    if "anyOf" not in schema:
+        if t not in GEMINI_TYPES:
+            problems.append(f"{path}.type: {t!r} is not one of {sorted(GEMINI_TYPES)}")
+    if t == "OBJECT":
+        props = schema.get("properties") or {}
+        if not props:
+            problems.append(f"{path}.properties: should be non-empty for OBJECT type")
+        for r in schema.get("required", []):
+            if r not in props:
+                problems.append(f"{path}.required: {r!r} is not a property")
+        for k, sub in props.items():
+            problems += gemini_schema_problems(sub, f"{path}.properties[{k}]")
+    if "enum" in schema and not all(isinstance(v, str) for v in schema["enum"]):
+        problems.append(f"{path}.enum: values must be strings")
+    if "items" in schema:
+        problems += gemini_schema_problems(schema["items"], f"{path}.items")
+    for i, sub in enumerate(schema.get("anyOf", [])):
+        problems += gemini_schema_problems(sub, f"{path}.anyOf[{i}]")
+    return problems
+
+
+def anthropic_schema_problems(schema: Any) -> list[str]:
+    if not isinstance(schema, dict) or schema.get("type") != "object":
+        return ["tools.0.custom.input_schema.type: Field required to be 'object'"]
+    return []
+
+
+def _openai_reasoning(model: str) -> bool:
+    name = model.rsplit("/", 1)[-1]
+    return name.startswith(("o1", "o3", "o4", "gpt-5"))
+
+
+def _claude_without_temperature(model: str) -> bool:
+    name = model.rsplit("/", 1)[-1]
+    return name.startswith(("claude-opus-4-7", "claude-opus-4-8", "claude-opus-5", "claude-sonnet-5", "claude-fable-5"))
+
+
+def _prompt_estimate(req: FakeRequest) -> int:
+    return len(json.dumps(req.body)) // 4
+
+
+def _output_limit(req: FakeRequest) -> int | None:
+    b = req.body or {}
+    if req.kind == "openai":
+        return b.get("max_completion_tokens") or b.get("max_tokens")
+    if req.kind == "anthropic":
+        return b.get("max_tokens")
+    if req.kind == "gemini":
+        return (b.get("generationConfig") or {}).get("maxOutputTokens")
+    return (b.get("options") or {}).get("num_predict")
+
+
+def refusal_of(fake: FakeProvider, req: FakeRequest) -> tuple[int, str] | None:
+    """(status, message) when the real service would refuse the request."""
+    b = req.body if isinstance(req.body, dict) else {}
+    limit = _output_limit(req)
+    if fake.require_output_limit and not limit:
+        return 400, "fake provider: the request carries no output limit (Octra promises one on every call)"
+    if fake.context_tokens is not None and _prompt_estimate(req) + (limit or 0) > fake.context_tokens:
+        need = _prompt_estimate(req) + (limit or 0)
+        if fake.overflow_style == "llamacpp":
+            return 500, "llama.cpp: Context size has been exceeded."
+        if req.kind == "openai":
+            return 400, (f"context_length_exceeded|This model's maximum context length is {fake.context_tokens} tokens. "
+                         f"However, you requested {need} tokens. Please reduce the length of the messages.")
+        if req.kind == "anthropic":
+            return 400, f"prompt is too long: {need} tokens > {fake.context_tokens} maximum"
+        if req.kind == "gemini":
+            return 400, f"The input token count ({need}) exceeds the maximum number of tokens allowed ({fake.context_tokens})."
+        return 400, f"the input length exceeds the context length ({fake.context_tokens})"
+    if req.kind == "openai":
+        model = b.get("model", "")
+        if _openai_reasoning(model):
+            if "temperature" in b and b["temperature"] != 1:
+                return 400, (f"unsupported_value|Unsupported value: 'temperature' does not support {b['temperature']} with this model. "
+                             "Only the default (1) value is supported.")
+            if "max_tokens" in b:
+                return 400, ("unsupported_parameter|Unsupported parameter: 'max_tokens' is not supported with this model. "
+                             "Use 'max_completion_tokens' instead.")
+        if "temperature" in b and not 0 <= b["temperature"] <= 2:
+            return 400, f"Invalid 'temperature': decimal above maximum value. Expected a value <= 2, but got {b['temperature']} instead."
+        rf = b.get("response_format") or {}
+        if rf.get("type") == "json_schema":
+            js = rf.get("json_schema") or {}
+            if not fake.json_schema:
+                return 400, "invalid_request_error|This response_format type is unavailable now"
+            if js.get("strict") and not fake.strict_schema:
+                return 400, "invalid_request_error|response_format.json_schema.strict is not supported by this server"
+            if js.get("strict"):
+                problems = openai_strict_problems(js.get("schema"))
+                if problems:
+                    return 400, f"invalid_json_schema|Invalid schema for response_format '{js.get('name')}': In context={problems[0]}"
+        return None
+    if req.kind == "anthropic":
+        if not b.get("max_tokens"):
+            return 400, "max_tokens: Field required"
+        msgs = b.get("messages") or []
+        if not msgs or msgs[0].get("role") != "user":
+            return 400, "messages: first message must use the \"user\" role"
+        for i, m in enumerate(msgs):
+            content = m.get("content")
+            empty = not content if isinstance(content, str) else (
+                not content or any(c.get("type") == "text" and not c.get("text") for c in content))
+            if empty:
+                return 400, f"messages.{i}: all messages must have non-empty content except for the optional final assistant message"
+        if "temperature" in b:
+            if _claude_without_temperature(b.get("model", "")):
+                return 400, "temperature: this model does not support the temperature parameter"
+            if not 0 <= b["temperature"] <= 1:
+                return 400, f"temperature: range: 0..1 (got {b['temperature']})"
+        for tool in b.get("tools") or []:
+            problems = anthropic_schema_problems(tool.get("input_schema"))
+            if problems:
+                return 400, problems[0]
+        return None
+    if req.kind == "gemini":
+        for i, c in enumerate(b.get("contents") or []):
+            parts = c.get("parts") or []
+            if not parts or any("text" in p and not p["text"] for p in parts):
+                return 400, f"* GenerateContentRequest.contents[{i}].parts: contains an empty part"
+        cfg = b.get("generationConfig") or {}
+        if "responseSchema" in cfg:
+            problems = gemini_schema_problems(cfg["responseSchema"])
+            if problems:
+                return 400, "Invalid JSON payload received. " + problems[0]
+        if "temperature" in cfg and not 0 <= cfg["temperature"] <= 2:
+            return 400, "generation_config.temperature: must be in [0, 2]"
+    return None
