@@ -68,8 +68,9 @@ class W:
 
 def test_selectors():
     ws = [W(1, "tests"), W(2, "api"), W(3, "database models"), W(4, "web ui")]
-    assert [w.index for w in speakers("round_robin", ws, 2)] == [1, 2, 3, 4]
-    assert [w.index for w in speakers("round_robin", ws, 3)] == [2, 3, 4, 1]
+    # every round is sequential now (round 1 too): each round starts one speaker later
+    assert [w.index for w in speakers("round_robin", ws, 1)] == [1, 2, 3, 4]
+    assert [w.index for w in speakers("round_robin", ws, 2)] == [2, 3, 4, 1]
     assert [w.role for w in speakers("role_based", ws, 2)] == ["database models", "api", "web ui", "tests"]
     assert layer_of("Docs") > layer_of("tests") > layer_of("frontend")
     # agent based: each speaker names the next; unknown names fall to the first not yet heard

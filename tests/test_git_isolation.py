@@ -52,10 +52,12 @@ def mark():
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def one_worker(work, fix=None) -> Script:
-    return Script(plan=lambda a, n: plan(("core", "the code")),
+def one_worker(work, debug=None, check: str | None = None) -> Script:
+    """One team of one worker; ``check``: the plan's one check, which ``debug`` answers fix."""
+    checks = [{"name": "test", "command": check}] if check else []
+    return Script(plan=lambda a, n: plan(("core", "the code"), checks=checks),
                   staff=lambda a, n: staff(("dev", "writes the code", ["app.py"])),
-                  work=work, fix=fix or (lambda a, n: {"files": [], "explanation": "nothing"}),
+                  work=work, debug=debug or (lambda a, n: {"files": [], "explanation": "nothing"}),
                   review=lambda a, n: {"approved": True, "feedback": "ok"},
                   validate=lambda a, n: {"approved": True})
 
@@ -110,7 +112,7 @@ async def test_a_symlink_into_git_does_not_reach_octras_git(daemon, fake, mark, 
     command = "ln -sfn .git gitlink; mkdir -p real && ln -sfn ../.GIT real/up; test -f fixed.txt"
 
     def work(ask, n):
-        return files(("app.py", "print('hi')\n"), commands=[command])
+        return files(("app.py", "print('hi')\n"))
 
     def fix(ask, n):
         return {"files": [{"path": "gitlink/config", "content": evil_config(marker)},
@@ -120,7 +122,7 @@ async def test_a_symlink_into_git_does_not_reach_octras_git(daemon, fake, mark, 
                           {"path": "fixed.txt", "content": "ok\n"}],
                 "explanation": "configure git"}
 
-    task, evs = await run(daemon, fake, one_worker(work, fix))
+    task, evs = await run(daemon, fake, one_worker(work, fix, check=command))
     assert not marker.exists(), "Octra's git ran the model's filter, hook or fsmonitor"
     assert task["status"] == "done", task["error"]
     cmds = [e.data for e in evs if e.kind == "command.finished" and e.data["command"] == command]

@@ -242,7 +242,7 @@ async def test_without_a_network_tool_a_registry_command_runs_offline_and_says_w
     """No pasta, no slirp4netns (a PATH without them): no network at all, never the host's."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for tool in ("bwrap", "python3", "sh", "pip"):
+    for tool in ("bwrap", "python3", "sh", "pip", "git"):
         if shutil.which(tool):
             (bin_dir / tool).symlink_to(shutil.which(tool))
     monkeypatch.setenv("PATH", str(bin_dir))

@@ -194,13 +194,19 @@ async def worker_turn(run: TaskRun, team: Team, w: Worker, step: str, round_no: 
 
 
 def take(run: TaskRun, team: Team, w: Worker, accepted: list[tuple[str, bool]]) -> list[str]:
-    """Record files as ``w``'s (a file has one author: the last to write it); the changed paths."""
+    """Record files as ``w``'s (a file has one author: the last to write it); the paths whose
+    content is new to ``w``.  Judged against what ``w`` last had, never against the disk: a
+    replayed answer finds its files already written, and must steer the chat as it did."""
+    changed = []
     for path, _ in accepted:
-        w.files[path] = (run.folder / path).read_text(encoding="utf-8", errors="replace")
+        text = (run.folder / path).read_text(encoding="utf-8", errors="replace")
+        if w.files.get(path) != text:
+            changed.append(path)
+        w.files[path] = text
         for p in team.workers:
             if p is not w:
                 p.files.pop(path, None)
-    return [path for path, changed in accepted if changed]
+    return changed
 
 
 def skill_text(run: TaskRun, w: Worker) -> str:
