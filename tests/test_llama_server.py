@@ -42,11 +42,11 @@ CONTEXT = 8192
 #: the server's own cap on generated tokens for a request that sets none, so a
 #: client that sends no limit cannot hold the CPU for minutes (the requests
 #: are still checked for their own limit, see the report)
-SERVER_MAX_PREDICT = 1024
+SERVER_MAX_PREDICT = 256
 #: the whole task, start to end state
-TASK_TIMEOUT_S = 480
+TASK_TIMEOUT_S = 600
 #: LLM calls the task may make (a budget: the task fails with budget_exceeded past it)
-MAX_LLM_CALLS = 10
+MAX_LLM_CALLS = 6
 
 
 def _locate() -> tuple[str | None, str | None, str]:
@@ -292,6 +292,11 @@ async def test_providers_test_is_accepted_by_llama_server(daemon, llama, proxy):
     assert first["response_format"]["type"] == "json_schema" and "authorization" not in str(first).lower()
 
 
+@pytest.mark.skipif(
+    os.environ.get("OCTRA_LLAMA_TASK") != "1",
+    reason="a whole task on llama-server takes 5-10 min on 2 cores (grammar-constrained generation "
+    "ran at ~2.5 tokens/s here): a manual check, OCTRA_LLAMA_TASK=1 to run it",
+)
 async def test_a_whole_task_against_llama_server(daemon, llama, proxy):
     started = time.monotonic()
     async with daemon.connect() as c:
