@@ -404,3 +404,25 @@ def test_octras_git_reads_no_config_but_its_own(tmp_path, monkeypatch, mark):
     assert gitrepo.git(folder, "check-attr", "filter", "a.txt").stdout.decode() == "a.txt: filter: unspecified\n"
     anyio.run(gitrepo.commit_all, folder, "all", "octra")
     assert not marker.exists()
+
+
+# -- secrets by convention stay out of history and the world-readable store --------
+
+async def test_env_files_and_private_keys_are_neither_committed_nor_snapshotted(daemon, fake, tmp_path):
+    secret = "sk-live-DO-NOT-SNAPSHOT-41f2"
+
+    def work(ask, n):
+        return files(("app.py", "print('hi')\n"), (".env", f"API_KEY={secret}\n"),
+                     ("config/.env.local", f"API_KEY={secret}\n"), ("deploy/id_ed25519", f"{secret}\n"),
+                     (".env.example", "API_KEY=\n"))
+
+    task, _ = await run(daemon, fake, one_worker(work))
+    assert task["status"] == "done", task["error"]
+    store = Path(task["store_path"])
+    assert (store / "app.py").is_file() and (store / ".env.example").is_file()
+    for rel in (".env", "config/.env.local", "deploy/id_ed25519"):
+        assert not (store / rel).exists(), f"{rel} was snapshotted"
+    dest = await restore_to(daemon, task["task_id"], tmp_path / "back")
+    history = subprocess.run(["git", "-C", str(dest), "log", "--all", "-p"], capture_output=True, text=True, check=True)
+    assert secret not in history.stdout and ".env.example" in history.stdout
+    assert not any(secret.encode() in p.read_bytes() for p in store.rglob("*") if p.is_file())

@@ -34,6 +34,28 @@ def is_git_name(part: str) -> bool:
     return ntfs in (".git", "git~1") or part.translate(_HFS_IGNORABLES).casefold() == ".git"
 
 
+#: ``.env`` variants that are templates, not secrets
+_ENV_TEMPLATES = ("example", "sample", "template", "dist", "defaults")
+#: names of files that hold credentials by convention
+_SECRET_NAMES = {".netrc", ".pypirc", "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "credentials.json"}
+_SECRET_SUFFIXES = (".pem", ".key", ".p12", ".pfx")
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a file name is one that holds secrets by convention (``.env``,
+    ``.env.local``, ``.netrc``, private keys...).  Such files stay in the project
+    folder but are never committed by Octra nor snapshotted into the Nix store,
+    which every local user can read; ``.env.example`` and public keys go in."""
+    low = name.lower()
+    if low == ".env" or (low.startswith(".env.") and low[5:] not in _ENV_TEMPLATES):
+        return True
+    return low in _SECRET_NAMES or low.endswith(_SECRET_SUFFIXES)
+
+
+def is_secret_path(rel: str) -> bool:
+    return is_secret_name(rel.rsplit("/", 1)[-1])
+
+
 def has_git_part(rel: str) -> bool:
     return any(is_git_name(x) for x in rel.split("/"))
 

@@ -31,7 +31,7 @@ import anyio
 
 from .. import statedirs
 from ..scaffold.environment import GIT_SAFE, git_env, scrub_git
-from .files import has_git_part, is_git_name
+from .files import has_git_part, is_git_name, is_secret_path
 
 DEFAULT_GITIGNORE = "# build outputs\ntarget/\nnode_modules/\ndist/\nbuild/\n__pycache__/\n.venv/\n*.pyc\nresult\n"
 COMMITTER = ("Octra", "octra@localhost")
@@ -251,7 +251,7 @@ def untracked(folder: Path) -> list[str]:
     for d in nested:
         if not has_git_part(d):
             out += _walk_unignored(folder, d)
-    return [p for p in out if not has_git_part(p)]
+    return [p for p in out if not has_git_part(p) and not is_secret_path(p)]
 
 
 def _walk_unignored(folder: Path, top: str) -> list[str]:
@@ -379,7 +379,7 @@ class ProjectRepo:
             if not repo.head.is_valid() and (self.folder / ".gitignore").is_file():
                 files.setdefault(".gitignore", (self.folder / ".gitignore").read_bytes())
             for path, data in files.items():
-                if data is None:
+                if data is None or is_secret_path(path):  # secrets stay out of history (snapshots carry it)
                     continue
                 istream = repo.odb.store(IStream("blob", len(data), BytesIO(data)))
                 mode = 0o100755 if data.startswith(b"#!") else 0o100644

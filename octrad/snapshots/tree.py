@@ -23,7 +23,7 @@ import subprocess
 from pathlib import Path
 
 from ..pipeline import gitrepo
-from ..pipeline.files import is_git_name
+from ..pipeline.files import is_git_name, is_secret_name
 from ..scaffold.environment import child_env
 
 _KINDS = {
@@ -86,7 +86,7 @@ def stage(folder: Path, tree: Path, whole: list[str], with_git: bool = False) ->
     tree.mkdir()
     for i in range(0, len(whole), _BATCH):
         _cp_parents(folder, whole[i : i + _BATCH], tree)
-    _drop_git_folders(tree)
+    _drop_kept_out(tree)
     if with_git:
         try:
             gitrepo.export_git(folder, tree / ".git")
@@ -95,17 +95,21 @@ def stage(folder: Path, tree: Path, whole: list[str], with_git: bool = False) ->
     return count(tree, refuse_special=folder)
 
 
-def _drop_git_folders(tree: Path) -> None:
-    """Remove every entry git would take for its own folder (a command's ``.git``,
-    ``sub/.git``, ``.GIT``...) from a staged tree: they are never snapshotted."""
+def _drop_kept_out(tree: Path) -> None:
+    """Remove from a staged tree every entry git would take for its own folder (a
+    command's ``.git``, ``sub/.git``, ``.GIT``...) and every file that holds secrets
+    by convention (``.env``, private keys: :func:`is_secret_name`): the Nix store is
+    readable by every local user, so they are never snapshotted."""
     for dirpath, dirnames, filenames in os.walk(tree):
         for name in [*dirnames, *filenames]:
+            path = os.path.join(dirpath, name)
             if is_git_name(name):
-                path = os.path.join(dirpath, name)
                 if os.path.isdir(path) and not os.path.islink(path):
                     shutil.rmtree(path)
                 else:
                     os.unlink(path)
+            elif is_secret_name(name) and not (os.path.isdir(path) and not os.path.islink(path)):
+                os.unlink(path)
         dirnames[:] = [d for d in dirnames if not is_git_name(d)]
 
 
