@@ -17,7 +17,7 @@
         default = pkgs.mkShell {
           packages = [
             (pkgs.python3.withPackages (ps: with ps; [
-              msgspec anyio httpx aiosqlite platformdirs click gitpython keyring textual pytest
+              msgspec anyio httpx aiosqlite platformdirs click gitpython keyring anyascii textual pytest
             ]))
             pkgs.git pkgs.bubblewrap pkgs.tmux
           ];

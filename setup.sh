@@ -24,9 +24,26 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+# quiet unless it fails: setuptools' build warnings are hundreds of lines
+install_log=.venv/install.log
 # the packaging tests build a wheel without isolation: setuptools and wheel in the venv
-.venv/bin/python -m pip install -q 'setuptools>=68' wheel
-.venv/bin/python -m pip install -q -e '.[test]'
+if ! { .venv/bin/python -m pip install -q 'setuptools>=68' wheel && .venv/bin/python -m pip install -q -e '.[test]'; } >"$install_log" 2>&1; then
+  tail -n 40 "$install_log" >&2
+  echo "setup.sh: installing the Python packages failed (whole log: $install_log)" >&2
+  exit 1
+fi
+
+# a daemon already serving the code from before this install is restarted (when idle)
+fingerprint=$(cat pyproject.toml $(find octrad protocol octractl octra_tui -name '*.py' -o -name '*.toml' -o -name '*.tcss' | sort) | sha256sum | cut -c1-16)
+if [ "$(cat .venv/.octra-fingerprint 2>/dev/null)" != "$fingerprint" ]; then
+  running=$(.venv/bin/octractl --no-autostart --json status 2>/dev/null | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["tasks_running"])' 2>/dev/null || true)
+  if [ "$running" = "0" ]; then
+    .venv/bin/octractl --no-autostart shutdown >/dev/null && echo "restarted octrad: it was serving the code from before this install"
+  elif [ -n "$running" ]; then
+    echo "note: octrad still serves the code from before this install ($running task(s) running); run 'octractl shutdown' when they end" >&2
+  fi
+  echo "$fingerprint" > .venv/.octra-fingerprint
+fi
 
 case "${1:-run}" in
   test)
@@ -47,7 +64,12 @@ experimental-features = nix-command flakes"
     # offline provider builds a real project with the real toolchain
     .venv/bin/octractl status
     echo
-    .venv/bin/octractl run "${OCTRA_DEMO_TASK:-a small command-line tool in Rust that greets the user}"
+    # one demo project however often this runs
+    if .venv/bin/octractl --json projects | grep -q '"name": "octra-demo"'; then
+      echo "The demo project octra-demo is built already: .venv/bin/octractl tasks"
+    else
+      .venv/bin/octractl run --project octra-demo "${OCTRA_DEMO_TASK:-a small command-line tool in Rust that greets the user}"
+    fi
     echo
     echo "Octra is installed in $(pwd)/.venv. Next:"
     echo "  .venv/bin/octractl --help            every command"

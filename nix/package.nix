@@ -9,7 +9,7 @@ python3Packages.buildPythonApplication {
 
   build-system = [ python3Packages.setuptools python3Packages.wheel ];
   dependencies = with python3Packages; [
-    msgspec anyio httpx aiosqlite platformdirs click gitpython keyring textual
+    msgspec anyio httpx aiosqlite platformdirs click gitpython keyring anyascii textual
   ];
 
   # git and bubblewrap are used at run time by the daemon

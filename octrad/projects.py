@@ -23,8 +23,12 @@ _FILLER = {"a", "an", "the"}
 
 
 def slugify(text: str, limit: int = 40) -> str:
-    """A folder- and package-friendly name: lowercase words joined by '-', cut at a word boundary."""
-    words = [w for w in _SLUG.sub(" ", text.lower()).split() if w]
+    """A folder- and package-friendly name: lowercase words joined by '-', cut at a
+    word boundary.  Any script is transliterated first (``anyascii``: "утилита" ->
+    "utilita", "计算器" -> "jisuanqi"), so non-Latin descriptions keep their words."""
+    from anyascii import anyascii
+
+    words = [w for w in _SLUG.sub(" ", anyascii(text).lower()).split() if w]
     while len(words) > 1 and words[0] in _FILLER:
         words.pop(0)
     slug = ""

@@ -117,3 +117,17 @@ async def test_octras_commits_run_no_hooks(tmp_path, monkeypatch):
     assert subprocess.run(["git", "-C", str(project), "log"], capture_output=True).returncode != 0, \
         "the command's own .git got no commit"
     assert not ran.exists(), ran.read_text()
+
+
+@pytest.mark.parametrize("description, name", [
+    ("утилита командной строки на Rust", "utilita-komandnoy-stroki-na-rust"),
+    ("计算器 in Go", "jisuanqi-in-go"),
+    ("Un petit outil élégant pour compter", "un-petit-outil-elegant-pour-compter"),
+    ("A tiny greeter", "tiny-greeter"),
+    ("!!!", "project"),
+])
+def test_project_names_keep_the_words_of_any_script(description, name):
+    """Non-Latin descriptions gave 'rust', 'rust-2': two projects that look the same."""
+    from octrad.projects import slugify
+
+    assert slugify(description) == name
