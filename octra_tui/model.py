@@ -257,6 +257,8 @@ def verdict(task: dict) -> tuple[str, str] | None:
     if task.get("status") != "done" and not checks:
         return None
     why = sorted({c["skipped_reason"] for c in checks if c.get("skipped_reason")})
+    # a check skipped because an earlier one could not run says nothing the first cause does not
+    why = [w for w in why if not w.startswith("not run: check ")] or why
     return "unverified: " + ("; ".join(why) if why else "no check could run" + (" (see the notes)" if task.get("notes") else "")), "yellow"
 
 

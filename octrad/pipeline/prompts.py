@@ -29,11 +29,16 @@ def _section(title: str, body: str) -> str:
     return f"## {title}\n{body}\n" if body else ""
 
 
-def _msgs(rules: list[str], shared: str, varying: str = "") -> list[dict[str, str]]:
+def _msgs(rules: list[str], shared: str, varying: str = "") -> list[dict[str, Any]]:
+    """System rules, then what every call of this kind in the task shares, then what
+    varies.  The shared part is its own user message marked ``cache``: Anthropic gets a
+    cache breakpoint at its end (the clients join consecutive user turns), and the
+    OpenAI-style automatic prefix caches see the same leading bytes call after call."""
     system = "\n".join(f"- {r}" for r in [*rules, JSON_ONLY])
-    # the cacheable prefix: system + shared; a prefix marker goes between shared and varying
-    user = shared.strip() + ("\n\n" + varying.strip() if varying.strip() else "")
-    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    if not varying.strip():
+        return [{"role": "system", "content": system}, {"role": "user", "content": shared.strip(), "cache": True}]
+    return [{"role": "system", "content": system}, {"role": "user", "content": shared.strip(), "cache": True},
+            {"role": "user", "content": varying.strip()}]
 
 
 def contract(plan: Any) -> str:
