@@ -42,6 +42,6 @@ def test_each_written_schema_follows_its_providers_rules(path):
 
 def test_every_answer_type_and_kind_is_there():
     names = {p.name for p in FILES}
-    for tp in ("Plan", "Staffing", "WorkerOutput", "Review", "Validation", "Fix"):
+    for tp in ("Plan", "Staffing", "WorkerOutput", "Review", "Validation", "Debug"):
         for kind in ("openai", "anthropic", "gemini", "ollama"):
             assert f"{tp}.{kind}.json" in names
