@@ -266,6 +266,14 @@ async def test_item6_a_server_refusing_json_schema_steps_down_and_is_remembered(
     [again] = fake.requests
     assert again.body["response_format"] == {"type": "json_object"}
     assert '"owner"' in again.body["messages"][0]["content"]
+    # a restarted daemon (the same database) remembers it too
+    fake.reset()
+    fake.json_schema = False
+    fake.responder = lambda req: Reply.json(GOOD)
+    async with harness(tmp_path) as h:
+        await h.llm.ask(CallSite(), MSGS, Plan, provider="deepseekish")
+    [after_restart] = fake.requests
+    assert after_restart.body["response_format"] == {"type": "json_object"}
 
 
 async def test_item6_deepseek_uses_json_mode_from_the_table(tmp_path, fake):

@@ -145,6 +145,8 @@ class LLMService:
 
     async def start(self) -> None:
         await self.registry.load()
+        rows = await self.db.fetchall("SELECT provider, model, mode FROM structured_modes")
+        self.modes = {(r["provider"], r["model"]): r["mode"] for r in rows if r["mode"] in STRUCTURED_MODES}
         await self._sync_limit()
         self.pool.warm()
 
@@ -177,7 +179,8 @@ class LLMService:
         else:
             temp = None  # the model takes only its default, or none at all
         out = min(max_tokens or spec.default_output_tokens, spec.max_output_tokens)
-        mode = self.modes.get((cfg.name, name)) or cfg.structured or spec.structured
+        # the provider's own setting wins; else what its server was found to accept (kept in the database)
+        mode = cfg.structured or self.modes.get((cfg.name, name)) or spec.structured
         req = CompletionRequest(
             messages=msgs, schema=schema, schema_name=schema_name, model=name, temperature=temp, max_tokens=out,
             stream=(cfg.kind in KINDS) if stream is None else stream,
@@ -365,6 +368,11 @@ class LLMService:
 
     async def _step_down(self, cfg: ProviderConfig, req: CompletionRequest, site: CallSite, attempt: int, lower: str, why: str) -> None:
         self.modes[(cfg.name, req.model)] = lower
+        await self.db.execute(
+            "INSERT INTO structured_modes(provider, model, mode, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(provider, model) DO UPDATE SET mode = excluded.mode, updated_at = excluded.updated_at",
+            (cfg.name, req.model, lower, time.time()),
+        )
         text = (
             f"provider {cfg.name!r} (model {req.model}) refused structured output as {req.structured} ({why}); "
             f"using {lower} from now on for this provider and model"

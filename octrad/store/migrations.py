@@ -151,4 +151,14 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE tasks ADD COLUMN sandbox TEXT;
     """,
+    # 4: the structured-output mode a provider's server was found to accept, per model
+    """
+    CREATE TABLE structured_modes (
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (provider, model)
+    );
+    """,
 ]

@@ -49,8 +49,8 @@ class SetParams(Params, kw_only=True):
     api_key: Union[str, None, UnsetType] = UNSET
     #: bound on one exchange with the provider, seconds (default 600)
     timeout_s: Union[float, None] = None
-    #: openai kind: json_schema (default), json_object or none
-    structured: Union[Literal["json_schema", "json_object", "none"], None] = None
+    #: openai kind: json_schema (strict, the default), json_schema_loose (not strict), json_object or none
+    structured: Union[Literal["json_schema", "json_schema_loose", "json_object", "none"], None] = None
 
 
 class NameParams(Params):
