@@ -121,7 +121,8 @@ def summary(task: dict) -> str:
     ]
     if task.get("stack"):
         lines.append(f"stack     {task['stack']}")
-    lines.append(f"usage     {u.get('calls', 0)} calls, {u.get('tokens_in', 0)} tokens in, {u.get('tokens_out', 0)} out, ${u.get('cost_usd', 0):.4f}")
+    cached = f" ({u['tokens_cached']} from the prompt cache)" if u.get("tokens_cached") else ""
+    lines.append(f"usage     {u.get('calls', 0)} calls, {u.get('tokens_in', 0)} tokens in{cached}, {u.get('tokens_out', 0)} out, ${u.get('cost_usd', 0):.4f}")
     files = task.get("files") or []
     lines.append(f"files     {len(files)}")
     for f in files[:25]:

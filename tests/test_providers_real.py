@@ -336,6 +336,8 @@ async def test_item9_cost_uses_current_prices_cached_tokens_and_config_overrides
         a = await h.llm.ask(CallSite(task_id="t1"), MSGS, Plan, provider="anthropic")
         b = await h.llm.ask(CallSite(task_id="t1"), MSGS, Plan, provider="mine")
         rows = await h.rows("SELECT tokens_in, tokens_cached, tokens_cache_write FROM llm_calls")
+        usage = await h.llm.task_usage("t1")
+    assert usage["tokens_cached"] == 800_000 and usage["tokens_in"] == 2_000_000 and usage["calls"] == 2
     # 500k fresh at $5, 400k read at $0.50, 100k written at $6.25, 1M out at $25
     assert a.usage.cost_usd == pytest.approx(2.5 + 0.2 + 0.625 + 25)
     assert b.usage.cost_usd == pytest.approx(2.5 + 0.2 + 0.625 + 20)

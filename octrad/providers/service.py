@@ -502,13 +502,15 @@ class LLMService:
 
     # -- usage and the test call ----------------------------------------------
     async def task_usage(self, task_id: str) -> dict[str, Any]:
-        """``{calls, tokens_in, tokens_out, cost_usd}`` of a task, for ``task.get``."""
+        """``{calls, tokens_in, tokens_out, tokens_cached, cost_usd}`` of a task, for ``task.get``
+        (``tokens_cached``: prompt tokens the provider served from its cache, part of ``tokens_in``)."""
         row = await self.db.fetchone(
-            "SELECT COUNT(*), COALESCE(SUM(tokens_in), 0), COALESCE(SUM(tokens_out), 0), COALESCE(SUM(cost_usd), 0) "
-            "FROM llm_calls WHERE task_id = ?",
+            "SELECT COUNT(*), COALESCE(SUM(tokens_in), 0), COALESCE(SUM(tokens_out), 0), COALESCE(SUM(cost_usd), 0), "
+            "COALESCE(SUM(tokens_cached), 0) FROM llm_calls WHERE task_id = ?",
             (task_id,),
         )
-        return {"calls": int(row[0]), "tokens_in": int(row[1]), "tokens_out": int(row[2]), "cost_usd": round(float(row[3]), 8)}
+        return {"calls": int(row[0]), "tokens_in": int(row[1]), "tokens_out": int(row[2]), "tokens_cached": int(row[4]),
+                "cost_usd": round(float(row[3]), 8)}
 
     async def test(self, name: str, model: str | None = None) -> dict[str, Any]:
         """Ask the way a task asks: the Boss's real Plan schema, in the provider's real

@@ -55,6 +55,8 @@ class Usage(Result, kw_only=True):
     calls: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
+    #: prompt tokens served from the provider's prompt cache (counted in tokens_in too)
+    tokens_cached: int = 0
     cost_usd: float = 0.0
 
 
