@@ -413,7 +413,7 @@ async def test_usage_is_recorded_per_call_agent_and_task(tmp_path, fake):
     price = (3000 * 0.15 + 600 * 0.60) / 1e6
     assert ans.usage.tokens_in == 3000 and ans.usage.tokens_out == 600 and ans.usage.cost_usd == pytest.approx(price)
     assert agent == [(2, 3000, 600, pytest.approx(price))]
-    assert usage == {"calls": 2, "tokens_in": 3000, "tokens_out": 600, "cost_usd": pytest.approx(price)}
+    assert usage == {"calls": 2, "tokens_in": 3000, "tokens_out": 600, "tokens_cached": 0, "cost_usd": pytest.approx(price)}
     assert [(e.data["attempt"], e.data["ok"], e.data["tokens"]) for e in calls] == [(1, False, 1100), (2, True, 2500)]
     assert all(e.task_id == "t1" and e.agent_id == "a1" and e.data["model"] == "gpt-4o-mini" for e in calls)
     assert calls[1].data["latency_ms"] > 0
