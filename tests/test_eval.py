@@ -106,7 +106,7 @@ async def test_eval_runs_a_suite_judges_it_resumes_and_compares(daemon, fake, tm
 
     # --resume runs only what is missing: the good and sneaky tasks are not asked again
     before = {n: len(asked_for(script, n)) for n in ("good", "sneaky")}
-    out = await anyio.to_thread.run_sync(lambda: ctl(daemon, "eval", "--resume", str(a_dir)))
+    out = await anyio.to_thread.run_sync(lambda: ctl(daemon, "eval", "--resume", str(a_dir), "--tasks", "good,sneaky,broken"))
     assert out.returncode == 0, out.stderr + out.stdout
     assert {n: len(asked_for(script, n)) for n in ("good", "sneaky")} == before
     assert "good: already judged" in out.stderr
@@ -142,6 +142,43 @@ async def test_eval_runs_a_suite_judges_it_resumes_and_compares(daemon, fake, tm
     # a results folder is never overwritten by a new run
     out = ctl(daemon, "eval", str(suite), "--provider", "fake", "--out", str(a_dir))
     assert out.returncode == 2 and f"--resume {a_dir}" in out.stderr
+
+
+async def test_an_interrupted_eval_picks_its_running_task_up_again(daemon, fake, tmp_path):
+    """Ctrl-C stops the eval, not the task; --resume follows that same task to its end (no second run of it)."""
+    import signal
+    import time
+
+    suite = write_suite(tmp_path / "suite")
+    script = eval_script()
+    script.delay = 0.5
+    fake.responder = script
+    async with daemon.connect() as c:
+        await use_fake(c, fake)
+    out_dir = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "octractl", "eval", str(suite), "--provider", "fake", "--tasks", "good",
+                             "--out", str(out_dir)], env=daemon.oenv.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    record = {}
+    while time.monotonic() < deadline and record.get("state") != "running":
+        await anyio.sleep(0.1)
+        try:
+            record = json.loads((out_dir / "results.json").read_text())["tasks"].get("good", {})
+        except (OSError, ValueError):
+            pass
+    assert record.get("state") == "running", record
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and f"octractl eval --resume {out_dir}" in err, err
+    script.delay = 0.0
+    out = await anyio.to_thread.run_sync(lambda: ctl(daemon, "eval", "--resume", str(out_dir)))
+    assert out.returncode == 0, out.stderr + out.stdout
+    good = json.loads((out_dir / "results.json").read_text())["tasks"]["good"]
+    assert good["task_id"] == record["task_id"] and good["accepted"] is True, good
+    async with daemon.connect() as c:
+        tasks = (await c.call("task.list"))["tasks"]
+    assert [t["task_id"] for t in tasks] == [record["task_id"]]  # the same task; and the run kept to its --tasks
+    assert good["calls"] == len(asked_for(script, "good"))
 
 
 async def test_task_accept_refuses_bad_input_and_never_writes_outside(daemon, fake, tmp_path):

@@ -41,7 +41,8 @@ def register(cli: click.Group) -> None:
     @click.argument("suite", required=False, type=click.Path(file_okay=False))
     @click.option("--provider", metavar="P", help="A configured provider, or offline (the daemon's default otherwise).")
     @click.option("--model", metavar="M", help="Model name for the provider.")
-    @click.option("--tasks", "only", metavar="A,B", help="Only these tasks (a follow-up brings the task it follows).")
+    @click.option("--tasks", "only", metavar="A,B",
+                  help="Only these tasks (a follow-up brings the task it follows); with --resume: the run's own by default.")
     @click.option("--parallel", type=click.IntRange(1, 16), default=None, help="Tasks at once (default 1).")
     @click.option("--budget-usd", type=click.FloatRange(min=0), default=None, help="Stop starting tasks once this much is spent.")
     @click.option("--out", type=click.Path(file_okay=False), help="Results folder (default ./eval-PROVIDER-TIME).")
@@ -85,8 +86,9 @@ def register(cli: click.Group) -> None:
             suite = suite or data["suite"]
             out = resume
         folder = Path(suite) if suite else default_suite()
+        names = [n.strip() for n in only.split(",") if n.strip()] if only else (data or {}).get("only")
         try:
-            tasks = select(load_suite(folder), [n.strip() for n in only.split(",") if n.strip()] if only else None)
+            tasks = select(load_suite(folder), names)
         except SuiteError as exc:
             fail(str(exc), exitcodes.USAGE)
         if list_only:
@@ -101,6 +103,7 @@ def register(cli: click.Group) -> None:
                 fail(f"{out} already holds a run; continue it with --resume {out}, or give another --out", exitcodes.USAGE)
             data = results.new(suite=str(folder.resolve()), provider=provider, model=model, parallel=parallel or 1,
                                budget_usd=budget_usd)
+        data["only"] = names
         urls = _issue_urls(issue_urls)
         unknown = set(urls) - {t.name for t in tasks}
         if unknown:

@@ -51,9 +51,6 @@ class Progress:
     def cost(self, name: str, usd: float) -> None:
         self._costs[name] = self._costs.get(name, 0.0) + usd
 
-    def settled(self, name: str) -> None:
-        pass
-
     def finished(self, name: str, rec: dict[str, Any]) -> None:
         self.running.pop(name, None)
         self.settled_cost += self._costs.pop(name, 0.0)

@@ -5,7 +5,6 @@ goes to ``results.json`` at once."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,21 +86,19 @@ class Runner:
         skip = self._why_skip(t)
         if skip:
             return {**base, "state": "skipped", "skipped": skip}
-        started = time.time()
         task_id = (record or {}).get("task_id")
         if task_id and not await self._known(task_id):
             task_id = None
-        if task_id is None:
+        if task_id is None:  # else an interrupted eval's task, picked up again
             task_id = await self._start(t)
-            await self._record(t.name, {**base, "state": "running", "task_id": task_id, "started_at": started})
-        else:
-            started = (record or {}).get("started_at") or started  # an interrupted run's task, picked up again
+            await self._record(t.name, {**base, "state": "running", "task_id": task_id})
         task = await self._follow(t.name, task_id)
-        wall = time.time() - started
+        # the daemon's clock: a task picked up again counts its own time, not the eval's pause
+        wall = max(task["updated_at"] - task["created_at"], 0.0)
         rec = {**base, **_usage(task), "state": "judged", "task_id": task_id, "project": task.get("project"),
                "status": task["status"], "error_kind": (task.get("error") or {}).get("kind"),
                "verified": task.get("verified"), "checks": [{"name": c["name"], "passed": c["passed"]} for c in task.get("checks") or []],
-               "wall_s": round(wall, 1), "started_at": started}
+               "wall_s": round(wall, 1)}
         rec.update(await self._accept(t, task))
         lines = rec.get("lines") or 0
         rec["tokens_per_line"] = round((rec["tokens_in"] + rec["tokens_out"]) / lines, 1) if lines else None
@@ -146,18 +143,19 @@ class Runner:
 
     async def _follow(self, name: str, task_id: str) -> dict[str, Any]:
         """The task's events until it stops for good; a question or an approval gate is
-        answered (nobody is there), a bounded number of times."""
+        answered (nobody is there), an interrupted task resumed, a bounded number of times."""
         answers = 0
         self.progress.started(name, task_id)
         since = 0
         while True:
             task = await self._until_stopped(name, task_id, since)
-            if task["status"] not in ("awaiting_input", "awaiting_approval") or answers >= MAX_ANSWERS:
-                self.progress.settled(name)
+            if task["status"] not in ("awaiting_input", "awaiting_approval", "interrupted") or answers >= MAX_ANSWERS:
                 return task
             answers += 1
             since = task.get("last_seq", 0)
-            if task["status"] == "awaiting_approval":
+            if task["status"] == "interrupted":  # the daemon stopped under it: it goes on from its journal
+                await self.c.call("task.resume", {"task_id": task_id})
+            elif task["status"] == "awaiting_approval":
                 await self.c.call("task.approve", {"task_id": task_id, "approved": True})
             else:
                 await self.c.call("task.message", {"task_id": task_id, "content": NO_ONE_TO_ASK})
@@ -170,8 +168,7 @@ class Runner:
                 task = await self.c.call("task.get", {"task_id": task_id})
                 if task["status"] in STOP_STATES:
                     return task
-                self.progress.status(name, task["status"])
-                async for ev in sub:
+                async for ev in sub:  # the statuses so far come first (history), then live ones
                     since = ev.seq
                     data = ev.data or {}
                     if ev.kind == "llm.call":
