@@ -40,6 +40,7 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
     return [
         f"provider {data.get('provider')}{model}: {s['accepted']}/{s['tasks']} accepted ({s['pass_rate']:.0%}), "
         f"{s['verified']} verified by their own checks, {s['done']} done"
+        + (f", {s['not_judged']} not judged (a tool missing)" if s["not_judged"] else "")
         + (f", {s['skipped']} skipped" if s["skipped"] else ""),
         f"{s['calls']} AI calls, {s['tokens_in']} tokens in ({s['tokens_cached']} cached), {s['tokens_out']} out, "
         f"${s['cost_usd']:.4f}, {s['wall_s']:.0f}s of task time, {s['lines']} lines delivered, {tpl} tokens per line",

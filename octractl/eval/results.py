@@ -70,6 +70,8 @@ def summary(data: dict[str, Any]) -> dict[str, Any]:
         "tasks": n,
         "skipped": sum(1 for r in data["tasks"].values() if r.get("state") == "skipped"),
         "accepted": accepted,
+        #: the acceptance could not judge (exit 77: a tool it needs is missing here); counted as not accepted
+        "not_judged": sum(1 for r in recs if r.get("accepted") is None),
         "pass_rate": accepted / n if n else 0.0,
         "verified": sum(1 for r in recs if r.get("verified") is True),
         "done": sum(1 for r in recs if r.get("status") == "done"),
