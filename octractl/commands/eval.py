@@ -138,7 +138,7 @@ def register(cli: click.Group) -> None:
             run(opts, body)
         except SystemExit:
             progress.close()
-            results.save(out, data) if data["tasks"] else None
+            results.save(out, data)
             click.echo(f"octractl eval: stopped; what finished is in {out}/results.json; continue with: "
                        f"octractl eval --resume {out}", err=True)
             raise
