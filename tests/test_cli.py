@@ -117,6 +117,7 @@ COMMANDS = {
     "project.list": ["projects"], "project.snapshots": ["snapshots"], "project.restore": ["restore"], "project.gc": ["gc"],
     "task.create": ["run"], "task.list": ["tasks"], "task.get": ["show"], "task.cancel": ["cancel"],
     "task.resume": ["resume"], "task.approve": ["approve"], "task.message": ["reply"],
+    "task.accept": ["eval", "run"],
     "context.list": ["context", "list"], "context.add": ["context", "add"], "context.forget": ["context", "forget"],
     "context.prompt": ["context", "show"],
     "skills.catalog": ["skills", "catalog"], "skills.search": ["skills", "search"], "skills.select": ["skills", "show"],

@@ -1,0 +1,3 @@
+module guniq
+
+go 1.21

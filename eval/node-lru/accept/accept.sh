@@ -1,0 +1,2 @@
+command -v node >/dev/null || { echo "node is not installed"; exit 77; }
+exec node .octra-accept/check.js

@@ -1,0 +1,1 @@
+exec python3 .octra-accept/check.py
