@@ -412,3 +412,64 @@ async def test_offline_follow_up_says_nothing_can_change_without_an_ai(daemon):
     ran = daemon.ctl("run", "make it louder", "--project", "ziggy")
     assert ran.returncode == 1
     assert "could not tell the stack" not in ran.stdout and "nothing was changed" in ran.stdout
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None or shutil.which("npm") is None, reason="needs bwrap and npm")
+async def test_attack_a_cloned_repositorys_test_script_runs_sandboxed_before_the_change(daemon, fake, tmp_path):
+    """The baseline runs the repository's own ``npm test`` before any AI has looked at it: a
+    hostile script must not reach outside the project (a marker file never appears)."""
+    outside = tmp_path / "outside-marker"
+    data_marker = Path(daemon.oenv.data_dir) / "pwned"
+    hostile = (f"touch {outside} {data_marker} 2>/dev/null; test -e {daemon.oenv.data_dir}/octra.db "
+               "&& echo SAW-DATA; echo BASELINE-RAN")
+    pkg = '{"name": "evil", "version": "1.0.0", "scripts": {"test": %s}}\n' % __import__("json").dumps(hostile)
+    with FakeGitHub(tmp_path / "gh") as gh:
+        gh.add_repo("acme/evil", {"package.json": pkg, "index.js": INDEX_JS}, push_users={"octra-bot"},
+                    pull_users={"octra-bot"})
+        gh.add_issue("acme/evil", 1, "a note", "Add NOTES.md.")
+        fake.responder = Script(plan=lambda a, n: plan(("docs", "notes"), stack="node", checks=[]),
+                                staff=lambda a, n: staff(("writer", "NOTES.md", ["NOTES.md"])),
+                                work=lambda a, n: files(("NOTES.md", "notes\n")),
+                                review=lambda a, n: {"approved": True}, validate=lambda a, n: {"approved": True})
+        async with daemon.connect() as c:
+            await c.call("settings.set", {"github_api_url": gh.url})
+            await c.call("github.set_token", {"token": gh.token})
+            await use_fake(c, fake)
+            tid = (await c.call("task.create", {"description": "https://github.com/acme/evil/issues/1",
+                                                "provider": "fake"}))["task_id"]
+            task = await wait_status(c, tid, timeout=120)
+            evs = await events_of(c, tid)
+    assert task["status"] == "done", task["error"]
+    ran = [e.data for e in evs if e.kind == "command.finished" and e.data["command"] == "npm test"]
+    # npm echoes the script's line first: what it printed is on lines of its own
+    printed = [r["output_tail"].splitlines() for r in ran]
+    assert len(ran) == 2 and all("BASELINE-RAN" in lines for lines in printed)  # before and after
+    assert all(r["sandbox"] == "bwrap" for r in ran) and not any("SAW-DATA" in lines for lines in printed)
+    assert not outside.exists() and not data_marker.exists()
+
+
+def test_the_repositorys_own_checks_are_read_from_its_files(tmp_path):
+    from octrad.pipeline.baseline import PYTEST, detect
+
+    node = tmp_path / "node"
+    node.mkdir()
+    (node / "package.json").write_text('{"scripts": {"test": "echo \\"Error: no test specified\\" && exit 1"}}')
+    assert detect(node) == []  # npm init's placeholder is no test
+    (node / "package.json").write_text('{"dependencies": {"x": "1"}, "scripts": {"build": "tsc", "test": "jest"}}')
+    assert [(c.name, c.command) for c in detect(node)] == [("install", "npm install"), ("build", "npm run build"),
+                                                            ("test", "npm test")]
+    py = tmp_path / "py"
+    (py / "tests").mkdir(parents=True)
+    (py / "tests" / "test_x.py").write_text("def test_x():\n    pass\n")
+    assert [(c.name, c.command) for c in detect(py)] == [("test", PYTEST)]
+    make = tmp_path / "make"
+    make.mkdir()
+    (make / "Makefile").write_text("all:\n\tcc x.c\n\ntest: all\n\t./x --test\n")
+    assert [c.command for c in detect(make)] == ["make test"]
+    # a package.json that is a symlink out of the repository is not read
+    secret = tmp_path / "secret.json"
+    secret.write_text('{"scripts": {"test": "steal"}}')
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    (evil / "package.json").symlink_to(secret)
+    assert detect(evil) == []

@@ -24,19 +24,21 @@ from typing import Any
 import msgspec
 
 from .answers import Check, Plan
+from .files import UnsafePath, check_path
 
 PYTEST = "python3 -B -m pytest -q -p no:cacheprovider"
 
 
-def _read(path: Path) -> str:
+def _read(root: Path, name: str) -> str:
+    """A file of the repository, never one a symlink points to outside it ("" when absent)."""
     try:
-        return path.read_text(encoding="utf-8", errors="replace")[:200_000]
-    except OSError:
+        return check_path(root, name).read_text(encoding="utf-8", errors="replace")[:200_000]
+    except (UnsafePath, OSError):
         return ""
 
 
 def _python_tests(root: Path) -> bool:
-    text = _read(root / "pyproject.toml") + _read(root / "setup.cfg") + _read(root / "tox.ini")
+    text = _read(root, "pyproject.toml") + _read(root, "setup.cfg") + _read(root, "tox.ini")
     if "pytest" in text or (root / "pytest.ini").is_file() or (root / "conftest.py").is_file():
         return True
     for folder in (root / "tests", root / "test", root):
@@ -48,12 +50,13 @@ def _python_tests(root: Path) -> bool:
 def detect(root: Path, guides: Any = None, name: str = "") -> list[Check]:
     """The repository's own checks, in the order they run (set-up before tests)."""
     found: list[tuple[str, str]] = []
-    pkg = root / "package.json"
-    if pkg.is_file():
+    pkg = _read(root, "package.json")
+    if pkg:
         try:
-            data = json.loads(_read(pkg) or "{}")
+            data = json.loads(pkg)
         except ValueError:
             data = {}
+        data = data if isinstance(data, dict) else {}
         scripts = data.get("scripts") if isinstance(data.get("scripts"), dict) else {}
         if (data.get("dependencies") or data.get("devDependencies")) and not (root / "node_modules").is_dir():
             found.append(("install", "npm install"))
@@ -68,7 +71,7 @@ def detect(root: Path, guides: Any = None, name: str = "") -> list[Check]:
         found.append(("test", "go test ./..."))
     if _python_tests(root):
         found.append(("test", PYTEST))
-    if not found and re.search(r"(?m)^test\s*:", _read(root / "Makefile")):
+    if not found and re.search(r"(?m)^test\s*:", _read(root, "Makefile")):
         found.append(("test", "make test"))
     if not found and guides is not None:
         from .contract import checks_from_guide

@@ -332,14 +332,12 @@ class TaskRun:
                 await self.repo.aclose()
 
     async def _execute(self) -> None:
-        from . import finish, planning, review, teams, verify
-
-        from . import baseline, existing
+        from . import baseline, existing, finish, planning, review, teams, verify
 
         await self.load()
         await self.prepare_folder()
         await self.store.spawn(self.task_id, self.boss_id, None, "boss", "boss")
-        await existing.prepare(self)
+        await existing.prepare(self)  # what is there before the change, and its map
         if self.existing and not self.stack:
             self.stack = self.detected_stack()
         if self.provider == "offline" and self.existing and self.d.github.issue_url(self) is None:
