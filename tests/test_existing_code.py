@@ -206,7 +206,6 @@ async def test_python_follow_up_edits_one_function_and_keeps_the_rest_byte_ident
     for sig in ("def shout(text: str) -> str", "def slugify(text: str) -> str", "class Banner",
                 "def render(self) -> str"):
         assert sig in boss_map, sig
-    assert approx_tokens(f"## {MAP_TITLE}\n{boss_map}") <= 300 + 20
     assert approx_tokens(boss_map) <= 300
     assert "more files not shown" in boss_map or "definitions not shown" in boss_map  # the filler was cut
     assert "pyproject.toml" in boss_map  # files the map does not outline are named
