@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from octrad.knowledge.repomap import LANGUAGES, RepoMap, approx_tokens, rank, render  # noqa: E402
+from octrad.pipeline.existing import map_text  # noqa: E402
 
 QUERY = "the DataTable cursor jumps when sort is called; fix move_cursor and add a test"
 
@@ -61,6 +62,8 @@ def main() -> None:
         warm_s, _ = timed(lambda: warm.outlines(root, sources), args.repeat)
         commit_s, _ = timed(lambda: warm.outlines(root, sources, commit="HEAD"), args.repeat)
         rank_s, text = timed(lambda: render(rank(outlines, QUERY), args.budget), args.repeat)
+        # what a run's prompts get: the map and the names of the files it does not outline, one budget
+        prompt_s, prompt_map = timed(lambda: map_text(root, paths, QUERY, args.budget), args.repeat)
 
     defs = sum(len(o.definitions) for o in outlines)
     whole = render(rank(outlines, QUERY), 10**9)
@@ -68,11 +71,13 @@ def main() -> None:
     print(f"{'what':<38}{'median s':>10}{'vs read':>10}")
     for what, s in (("baseline: read every file", read_s), ("map, cold (parse every file)", cold_s),
                     ("map, cached by content", warm_s), ("map, cached by commit", commit_s),
-                    ("rank + render for a task", rank_s)):
+                    ("rank + render for a task", rank_s), ("prompt map (cached parse + names)", prompt_s)):
         print(f"{what:<38}{s:>10.3f}{s / read_s:>9.1f}x")
     print(f"map size: {approx_tokens(text)} tokens for a budget of {args.budget} "
           f"(the whole outline would be {approx_tokens(whole)} tokens; the files themselves about "
           f"{size // 4} tokens)")
+    print(f"prompt map (octrad.pipeline.existing.map_text, all {len(paths)} files): "
+          f"{approx_tokens(prompt_map)} tokens for a budget of {args.budget}")
     print("top of the map:")
     print("\n".join("  " + line for line in text.splitlines()[:6]))
 

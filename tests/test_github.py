@@ -72,15 +72,24 @@ async def test_publish_creates_a_repository_and_pushes(daemon, gh):
                           "pull_request_url": None, "pull_request_number": None, "branch": "main", "fork": None,
                           "created_repository": True}]
     assert [e.data["status"] for e in evs if e.kind == "task.status"][-2:] == ["publishing", "done"]
-    # a follow-up on the project pushes to the same repository (not a new one)
+    # a follow-up on the project pushes to the same repository (not a new one); with an AI
+    # provider, since the offline one cannot change existing code
     first_sha = gh.branch_sha("octra-bot/tiny-zig", "main")
-    async with daemon.connect() as c:
-        follow = await c.call("task.message", {"task_id": task["task_id"], "content": "add a hello.txt"})
-        again = await wait_status(c, follow["task_id"], timeout=90)
+    with FakeProvider() as ai:
+        ai.responder = Script(plan=lambda a, n: plan(("docs", "a greeting file"), stack="zig"),
+                              staff=lambda a, n: staff(("writer", "hello.txt", ["hello.txt"])),
+                              work=lambda a, n: files(("hello.txt", "hello\n")),
+                              review=lambda a, n: {"approved": True}, validate=lambda a, n: {"approved": True})
+        async with daemon.connect() as c:
+            await use_fake(c, ai)
+            follow = await c.call("task.create", {"description": "add a hello.txt", "project": "tiny-zig",
+                                                  "provider": "fake", "meta": {"publish_repositories": True}})
+            again = await wait_status(c, follow["task_id"], timeout=90)
     assert again["status"] == "done", again["error"]
     assert len(gh.calls("POST", "/user/repos")) == 1 and again["repo_url"] == task["repo_url"]
     assert gh.branch_sha("octra-bot/tiny-zig", "main") is not None
     assert git_in(bare, "merge-base", "--is-ancestor", first_sha, gh.branch_sha("octra-bot/tiny-zig", "main")) == ""
+    assert gh.read_file("octra-bot/tiny-zig", "main", "hello.txt") == "hello\n"
 
 
 # -- an issue, with write access ---------------------------------------------------

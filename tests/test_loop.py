@@ -81,7 +81,7 @@ async def test_two_teams_tests_see_the_package_and_debug_fixes_the_bug(daemon, f
     assert order.index(("staff", "tests")) > order.index(("work", "package"))
     tester = next(a for a in script.asked if a.worker == "tester")
     assert "calc/core.py [package]: arithmetic | add(a, b) -> int" in section(tester.prompt, "Contract")
-    assert "### calc/core.py\n" + CORE_BUG.rstrip() in section(tester.prompt, "Files you depend on (other teams', current content)")
+    assert "### calc/core.py\n" + CORE_BUG.rstrip() in section(tester.prompt, "Files you depend on or that relate to your job (current content)")
 
     # the debug step got the failing output and the other team's file, and its edit made pytest pass
     (dbg,) = [a for a in script.asked if a.question == "debug"]

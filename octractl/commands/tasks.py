@@ -363,5 +363,8 @@ def register(cli: click.Group) -> None:
             finish(opts, task)
         elif opts.json:
             click.echo(json.dumps(res))
+        elif res["task_id"] == task_id:
+            click.echo(f"answered task {task_id}; it goes on (follow it: octractl watch {task_id})")
         else:
-            click.echo(res["task_id"])
+            click.echo(f"follow-up task {res['task_id']} started on the project of {task_id}, from its latest "
+                       f"state (follow it: octractl watch {res['task_id']})")

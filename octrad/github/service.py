@@ -5,7 +5,7 @@ The pipeline calls three hooks (octrad/pipeline/run.py):
 - ``issue_url(run)``: the issue a task works on, if any;
 - ``await prepare(run)``: the issue's repository in the project folder on the
   branch ``octra/issue-N`` (a repeat run starts from the issue's latest
-  snapshot), and ``run.issue_text`` for the Boss (on a repeat run only the
+  snapshot), and ``run.issue_text`` for every agent (on a repeat run only the
   comments newer than the previous task, under NEW COMMENTS);
 - ``wants_publish(run)`` / ``await publish(run)``: push and open (or find) the
   pull request, or create a repository and push, per the settings
@@ -401,8 +401,7 @@ class GitHubService:
             pr = await gh.find_pull(state["repo"], head)
             if pr is None:
                 title = f"{state.get('issue_title') or 'Octra'} (#{ref.number})"
-                body = (f"Resolves {ref.url}\n\nCloses #{ref.number}\n\n"
-                        f"Made by Octra (task {run.task_id}): {run.description[:500]}")
+                body = await pull_body(run, ref, folder, f"origin/{state['default_branch']}")
                 try:
                     pr = await gh.create_pull(state["repo"], title=title, head=head if fork else branch,
                                               base=state["default_branch"], body=body)
@@ -468,6 +467,59 @@ class GitHubService:
             "pull_request_url": None, "pull_request_number": None, "branch": branch, "fork": None,
             "created_repository": created,
         }, task_id=run.task_id)
+
+
+#: bounds on what the pull request's body lists
+MAX_PR_FILES = 60
+MAX_PR_LINES = 15
+
+
+def _changes(folder: Path, base: str) -> tuple[list[str], list[str]]:
+    """(``STATUS path`` of each changed file, the commit subjects) of HEAD against ``base``."""
+    try:
+        repo = gitops.open_repo(folder)
+        try:
+            names = repo.git.diff("--name-status", "--no-renames", f"{base}...HEAD").splitlines()
+            subjects = repo.git.log("--format=%s", "--reverse", f"{base}..HEAD").splitlines()
+        finally:
+            repo.close()
+    except Exception as exc:  # a base git cannot find: the body says no file changed rather than fail the publish
+        log.warning("no diff against %s: %s", base, exc)
+        return [], []
+    return names, list(dict.fromkeys(s for s in subjects if s.strip()))
+
+
+async def pull_body(run: Any, ref: IssueRef, folder: Path, base: str) -> str:
+    """The pull request's body: the issue it resolves, what changed (files, a short summary from the
+    commits, who wrote what) and the repository's checks before and after the change."""
+    from ..pipeline import baseline
+
+    names, subjects = await anyio.to_thread.run_sync(_changes, folder, base)
+    kinds = {"A": "added", "M": "changed", "D": "deleted"}
+    files = [f"- {kinds.get(n.split(chr(9), 1)[0][:1], n[:1])}: `{n.split(chr(9), 1)[-1]}`" for n in names]
+    if len(files) > MAX_PR_FILES:
+        files = files[:MAX_PR_FILES] + [f"- ... and {len(names) - MAX_PR_FILES} more"]
+    summary = [f"- {s}" for s in subjects[:MAX_PR_LINES]]
+    if len(subjects) > MAX_PR_LINES:
+        summary.append(f"- ... and {len(subjects) - MAX_PR_LINES} more commits")
+    notes = getattr(getattr(run, "plan", None), "architecture_notes", "") or ""
+    if run.baseline:
+        checks = ("The repository's own checks ran before the change and, with the plan's, after it:\n\n"
+                  + baseline.table(run.baseline, run.checks))
+    elif run.checks:
+        checks = "Checks after the change (none of the repository's own ran before it):\n\n" + baseline.table([], run.checks)
+    else:
+        checks = "No checks ran."
+    verdict = {True: "verified: every check passed", False: "some checks fail",
+               None: f"unverified: {run.unverified_reason or 'no check could run'}"}[run.verified]
+    parts = [f"Resolves {ref.url}", f"Closes #{ref.number}",
+             f"Made by Octra (task {run.task_id}): {run.description[:500]}"]
+    if notes:
+        parts.append(f"## Summary\n\n{notes[:1000]}")
+    parts.append("## What changed\n\n" + ("\n".join(summary) + "\n\n" if summary else "")
+                 + ("Files:\n" + "\n".join(files) if files else "No file changed."))
+    parts.append(f"## Checks ({verdict})\n\n{checks}")
+    return "\n\n".join(parts)[:60_000]
 
 
 def task_github(row: Any) -> dict | None:

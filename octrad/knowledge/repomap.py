@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -185,9 +186,15 @@ class RepoMap:
     def __init__(self) -> None:
         self._files: OrderedDict[tuple[str, str], FileOutline | None] = OrderedDict()
         self._commits: OrderedDict[tuple[str, str], list[FileOutline]] = OrderedDict()
+        #: one map serves every task of a daemon, from worker threads
+        self._lock = threading.Lock()
 
     def outlines(self, root: Path, paths: Iterable[str], commit: str | None = None) -> list[FileOutline]:
         """Outlines of ``paths`` (relative to ``root``) that the map can read; blocking."""
+        with self._lock:
+            return self._outlines(root, paths, commit)
+
+    def _outlines(self, root: Path, paths: Iterable[str], commit: str | None) -> list[FileOutline]:
         root = Path(root).resolve()
         key = (str(root), commit) if commit else None
         if key is not None and key in self._commits:
@@ -299,13 +306,17 @@ def approx_tokens(text: str) -> int:
     return (len(text) + 3) // 4
 
 
+#: tokens the closing "(+N more files not shown)" line may take
+_CLOSING = 9
+
+
 def render(ranked: list[Ranked], budget_tokens: int) -> str:
     """The map as text, best files first, within ``budget_tokens``.  A file gets
     its whole outline when it fits; else its top-level definitions and the ones
     the query names; else those alone; else its path.  What is left out is
-    counted, so the model knows the map is partial."""
+    counted, so the model knows the map is partial; the count line is inside the budget."""
     lines: list[str] = []
-    used = 0
+    used = _CLOSING  # room kept for the closing count line
     shown = 0
     for r in ranked:
         o = r.outline

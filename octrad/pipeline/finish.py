@@ -13,6 +13,7 @@ from typing import Any
 
 from octra_protocol.errors import RpcError
 
+from . import baseline
 from .run import ChecksFailed, TaskRun
 
 
@@ -28,6 +29,10 @@ async def run(run: TaskRun, teams: list[Any]) -> None:
         await run.repo.aclose()
         run.repo = None
     failed = [c for c in run.checks if c["exit_code"] is not None and not c["passed"]]
+    if run.baseline:  # work on existing code: the repository's own checks, before and after
+        await run.note("after the change: " + baseline.summary(run.checks))
+        for r in baseline.regressions(run.baseline, run.checks):
+            await run.note(f"regression: `{r['command']}` passed before the change and fails after it")
     if run.verified is True:
         await run.note(f"verified: {len(run.checks)} check(s) passed ({', '.join(c['name'] for c in run.checks)})")
     elif run.verified is None:

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
 import msgspec
 
 from octra_protocol.errors import RpcError
 
-from . import contract, prompts
+from . import baseline, contract, prompts
 from .answers import Plan
-from .files import project_files
 from .run import TaskRun, Waiting
 
 
@@ -41,6 +39,8 @@ async def gate(run: TaskRun, planner) -> Plan:
         if not plan.managers:  # a journal of the previous version may hold such a plan
             raise RpcError.of("provider_error", "the recorded plan names no managers and asks no questions; "
                                                 "start a new task (this one cannot be resumed)")
+        if run.baseline_checks:  # the repository's own checks decide too
+            plan = baseline.merged(plan, run.baseline_checks)
         stack = run.stack or plan.tech_stack or None
         await run.store.update(run.task_id, plan=msgspec.to_builtins(plan), questions=[], stack=stack)
         await run.d.db.execute("UPDATE projects SET stack = COALESCE(stack, ?) WHERE id = ?", (stack, run.project_id))
@@ -82,7 +82,8 @@ async def ask_plan(run: TaskRun, rev: int, feedback: list[str], answers: list[tu
     messages = prompts.plan(
         run.description, stack=run.stack, catalog=catalog, guides=guide_list, guide_checks=guide_checks,
         context=await run.context_block(run.boss_id), feedback=feedback, answers=answers,
-        existing_files=await anyio.to_thread.run_sync(project_files, run.folder, 300), issue=run.issue_text,
+        repo_map=run.repo_map, issue=run.issue_text,
+        baseline=prompts.checks_text(run.baseline) if run.baseline else "",
     )
     areas = None if run.opts.skill_categories else _areas(run)
     plan = await run.ask(run.boss_id, "boss", step, messages, Plan, check=lambda p: contract.problems_plan(p, areas))

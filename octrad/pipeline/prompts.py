@@ -19,9 +19,11 @@ import msgspec
 JSON_ONLY = "Answer with one JSON object that follows the given schema, and nothing else."
 FILE_RULES = (
     "Paths are relative to the project root, use '/', never start with '/', never contain '..', "
-    "and never point into .git. files: complete contents; edits: {path, search, replace} where search "
-    "occurs exactly once in the file's current content."
+    "and never point into .git. files: complete contents, for new files; edits: {path, search, replace} where "
+    "search is copied exactly from the file's current content and occurs there exactly once. Change a file that "
+    "already exists with edits that touch only what the job changes; a whole file for it must keep everything else."
 )
+MAP_TITLE = "Repository map (the definitions in the project's files at the start of this task, most related first)"
 
 
 def _section(title: str, body: str) -> str:
@@ -79,8 +81,14 @@ def _files(title: str, text: str) -> str:
     return _section(title, text)
 
 
+def _existing(issue: str, repo_map: str) -> str:
+    """The issue and the repository map: the same for every call of a task, so in the shared part."""
+    return _section("Issue", issue) + _section(MAP_TITLE, repo_map)
+
+
 def plan(description: str, *, stack: str | None, catalog: str, guides: str, guide_checks: str, context: str,
-         feedback: list[str], answers: list[tuple[str, str]], existing_files: list[str], issue: str = "") -> list[dict]:
+         feedback: list[str], answers: list[tuple[str, str]], repo_map: str = "", issue: str = "",
+         baseline: str = "") -> list[dict]:
     rules = [
         "Decide how to build the task below: its type, the tech stack, architecture notes, the managers "
         "(one per area of work such as backend, frontend, tests, docs) that will split the work, the file map and the checks.",
@@ -96,16 +104,16 @@ def plan(description: str, *, stack: str | None, catalog: str, guides: str, guid
         "(at most 3, short) in questions instead.",
         "If the user named a stack, use it.",
     ]
+    if repo_map:
+        rules.append("The project already has code (see the repository map): plan the change to it, keeping its "
+                     "paths; the file map lists the files to change or add, and the checks keep the repository's own.")
     shared = _section("Task", description)
     if stack:
         shared += _section("Stack requested", stack)
-    if issue:
-        shared += _section("Issue", issue)
+    shared += _existing(issue, repo_map)
     shared += _section("Skill catalogue", catalog) + _section("Tool guides available", guides)
     shared += _section("Commands of the guides that fit the task (use them for checks)", guide_checks)
-    varying = ""
-    if existing_files:
-        varying += _section("Files already in the project", "\n".join(existing_files[:200]))
+    varying = _section("The repository's own checks before the change (run by Octra)", baseline)
     varying += _section("Context", context)
     if answers:
         varying += _section("Answers from the user", "\n".join(f"Q: {q}\nA: {a}" for q, a in answers))
@@ -115,14 +123,15 @@ def plan(description: str, *, stack: str | None, catalog: str, guides: str, guid
 
 
 def staff(description: str, contract_text: str, manager: dict, skills: str, guide: str, context: str,
-          own_files: list[str]) -> list[dict]:
+          own_files: list[str], issue: str = "", repo_map: str = "") -> list[dict]:
     rules = [
         "Split one manager's part of the plan (named under 'Your part') into 1 to 6 narrow jobs, one worker each.",
         "Each worker gets a role (unique within the team), a description of exactly what to produce, "
         "files_hint (the files of the file map it writes), and skills (slugs chosen only from the candidate skills listed).",
         "Jobs must not overlap: two workers never write the same file; together they write every file the file map gives the team.",
     ]
-    shared = _section("Task", description) + _section("Contract", contract_text) + _section("Tool guide", guide)
+    shared = _section("Task", description) + _existing(issue, repo_map) + _section("Contract", contract_text)
+    shared += _section("Tool guide", guide)
     varying = _section("Your part", f"{manager['role']}: {manager['description']}")
     varying += _section("Files of the file map your team owns", "\n".join(own_files))
     varying += _section("Candidate skills", skills) + _section("Context", context)
@@ -131,7 +140,8 @@ def staff(description: str, contract_text: str, manager: dict, skills: str, guid
 
 def work(description: str, contract_text: str, manager: dict, worker: dict, *, guide: str, skills: str, context: str,
          depends: str, own_files: str, peer_files: str, round_no: int, feedback: str = "",
-         peers: list[str] | None = None, earlier: list[str] | None = None) -> list[dict]:
+         peers: list[str] | None = None, earlier: list[str] | None = None, issue: str = "",
+         repo_map: str = "") -> list[dict]:
     rules = [
         "Write the files of one job of the plan (named under 'Your job'), consistent with the contract: "
         "its file map (paths, owners, interfaces) and its checks.",
@@ -148,8 +158,8 @@ def work(description: str, contract_text: str, manager: dict, worker: dict, *, g
         )
     if peers:
         rules.append("next (optional): the role of the peer who should speak after you, one of those listed under 'Your job'.")
-    shared = _section("Task", description) + _section("Contract", contract_text) + _section("Tool guide", guide)
-    shared += _section("Skills", skills)
+    shared = _section("Task", description) + _existing(issue, repo_map) + _section("Contract", contract_text)
+    shared += _section("Tool guide", guide) + _section("Skills", skills)
     job = (f"role '{worker['role']}', manager '{manager['role']}' ({manager['description']})\n"
            f"{worker['description']}\nfiles: {', '.join(worker.get('files_hint') or [])}")
     if peers:
@@ -157,15 +167,16 @@ def work(description: str, contract_text: str, manager: dict, worker: dict, *, g
     varying = _section("Your job", job) + _section("Context", context)
     if earlier:
         varying += _section("Said earlier this round", "\n".join(earlier))
-    varying += _files("Files you depend on (other teams', current content)", depends)
-    varying += _files("Your files so far", own_files) + _files("Files of your peers", peer_files)
+    varying += _files("Files you depend on or that relate to your job (current content)", depends)
+    varying += _files("Your files (current content: change them with edits)", own_files)
+    varying += _files("Files of your peers", peer_files)
     if feedback:
         varying += _section("Feedback to address", feedback)
     return _msgs(rules, shared, varying)
 
 
 def debug(description: str, contract_text: str, guide: str, check: dict, files: str,
-          attempts: list[str]) -> list[dict]:
+          attempts: list[str], issue: str = "", repo_map: str = "") -> list[dict]:
     rules = [
         "A check failed on the whole project. Answer with what makes it pass: files and/or edits, and commands "
         "(e.g. create the virtualenv, install a dependency with the tool guide's command) that run in the project "
@@ -174,8 +185,11 @@ def debug(description: str, contract_text: str, guide: str, check: dict, files: 
         "Fix the cause, never the check: do not delete or weaken tests.",
         "explanation: one sentence on what was wrong.",
     ]
-    shared = _section("Task", description) + _section("Contract", contract_text) + _section("Tool guide", guide)
-    varying = _section("Failing check", f"{check['name']}: `{check['command']}` -> exit {check['exit_code']}")
+    shared = _section("Task", description) + _existing(issue, repo_map) + _section("Contract", contract_text)
+    shared += _section("Tool guide", guide)
+    regression = ("\nIt passed before this task's change: the change broke it (a regression); fix the change, "
+                  "keep what the check tests.") if check.get("regression") else ""
+    varying = _section("Failing check", f"{check['name']}: `{check['command']}` -> exit {check['exit_code']}{regression}")
     varying += _section("Output (tail)", check["output_tail"][-6000:])
     varying += _section("Earlier attempts (they did not make it pass)", "\n".join(attempts))
     varying += _files("Related files (current content)", files)
@@ -183,13 +197,13 @@ def debug(description: str, contract_text: str, guide: str, check: dict, files: 
 
 
 def review(description: str, contract_text: str, manager: dict, workers: list[dict], files: str,
-           checks: str, commands: list[dict], context: str, boss_feedback: str = "") -> list[dict]:
+           checks: str, commands: list[dict], context: str, boss_feedback: str = "", issue: str = "") -> list[dict]:
     rules = [
         "Check the work of one manager's team (named under 'Part') against its part of the contract.",
         "approved: true when its files do the job and the checks pass.",
         "If not, feedback says exactly what is wrong, and rework lists the roles of the workers who must redo their part.",
     ]
-    shared = _section("Task", description) + _section("Contract", contract_text)
+    shared = _section("Task", description) + _section("Issue", issue) + _section("Contract", contract_text)
     varying = _section("Part", f"{manager['role']}: {manager['description']}")
     varying += _section("Workers", "\n".join(f"- {w['role']}: {w['description']}" for w in workers))
     varying += _section("Checks (run by Octra on the whole project)", checks)
@@ -200,13 +214,14 @@ def review(description: str, contract_text: str, manager: dict, workers: list[di
     return _msgs(rules, shared, varying)
 
 
-def validate(description: str, contract_text: str, files: str, teams: list[dict], checks: str, context: str) -> list[dict]:
+def validate(description: str, contract_text: str, files: str, teams: list[dict], checks: str, context: str,
+             issue: str = "") -> list[dict]:
     rules = [
         "Check whether the project as a whole does what the task asks, and keeps the contract.",
         "approved: true when it does and the checks pass. If not, feedback says what is missing or wrong, and "
         "failing_managers lists the roles of the managers whose part must change.",
     ]
-    shared = _section("Task", description) + _section("Contract", contract_text)
+    shared = _section("Task", description) + _section("Issue", issue) + _section("Contract", contract_text)
     varying = _section("Teams", "\n".join(f"- {t['role']}: approved={t['approved']} {t.get('feedback', '')}" for t in teams))
     varying += _section("Checks (run by Octra on the whole project)", checks)
     varying += _section("Context", context) + _files("Files", files)

@@ -48,7 +48,8 @@ async def review_loop(run: TaskRun, team: Team, tag: str = "", boss_feedback: st
             team.agent_id, team.role, f"{team.key}.review{tag}.{r}",
             prompts.review(run.description, run.contract, team.as_dict(), [w.as_dict() for w in team.workers],
                            relevance.render(files), prompts.checks_text(run.checks), team.commands,
-                           await run.context_block(team.agent_id, team.agent_id), boss_feedback),
+                           await run.context_block(team.agent_id, team.agent_id), boss_feedback,
+                           issue=run.issue_text),
             Review,
         )
         team.approved, team.feedback = review.approved, review.feedback
@@ -75,7 +76,8 @@ async def validate(run: TaskRun, teams: list[Team]) -> None:
             run.boss_id, "boss", f"validate.{v}",
             prompts.validate(run.description, run.contract, relevance.render(files),
                              [{**t.as_dict(), "approved": t.approved, "feedback": t.feedback} for t in teams],
-                             prompts.checks_text(run.checks), await run.context_block(run.boss_id)),
+                             prompts.checks_text(run.checks), await run.context_block(run.boss_id),
+                             issue=run.issue_text),
             Validation,
         )
         await run.d.bus.publish(

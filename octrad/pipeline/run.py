@@ -44,6 +44,8 @@ class Options(msgspec.Struct, kw_only=True):
     max_fix_attempts: Count = 2
     max_workers: Annotated[int, msgspec.Meta(ge=1, le=20)] = 5
     run_commands: bool = True
+    #: tokens of the repository map in the prompts of a run on existing code (0: no map)
+    repo_map_tokens: Annotated[int, msgspec.Meta(ge=0, le=32_000)] = 2000
     temperature: Union[Annotated[float, msgspec.Meta(ge=0, le=2)], None] = None
     # read elsewhere, checked here so a bad value fails at task.create:
     # budgets (octrad.providers.budget), replay, GitHub (octrad.github.service)
@@ -111,7 +113,8 @@ class TaskRun:
         self.description = row["description"]
         self.provider = row["provider"]
         self.model = row["model"]
-        self.stack = row["stack"]
+        #: the task's stack, else the one the project was built with (a follow-up on ``--project P``)
+        self.stack = row["stack"] or row["project_stack"]
         self.meta: dict[str, Any] = msgspec.json.decode(row["meta"] or "{}")
         #: how the commands ran so far: None (none yet), "bwrap", or "none" once one ran unsandboxed
         self.sandbox: str | None = row["sandbox"]
@@ -119,8 +122,14 @@ class TaskRun:
         self.categories = self.opts.skill_categories or None
         self.boss_id = f"{self.task_id}-boss"
         self.settings = await self.d.settings.get()
-        #: what the Boss is told about a GitHub issue (set by the GitHub service's prepare)
+        #: what every agent is told about a GitHub issue (set by the GitHub service's prepare)
         self.issue_text = ""
+        #: the project's files before this run, its repository map, and its own checks before the
+        #: change (set by :mod:`.existing` and :mod:`.baseline`)
+        self.existing: list[str] = []
+        self.repo_map = ""
+        self.baseline: list[dict] = []
+        self.baseline_checks: list = []
 
     async def status(self, status: str, **data: Any) -> None:
         await self.store.set_status(self.task_id, status, **data)
@@ -181,9 +190,13 @@ class TaskRun:
                           f"the answer to step {step!r} was still unusable after {MAX_CORRECTIONS} corrections: "
                           + "; ".join(problems)[:1000], step=step)
 
-    def edit_problems(self, answer: Any) -> list[str]:
-        """An answer's edits that do not apply to the files as they are now."""
-        return edits.resolve(self.folder, answer.files, answer.edits)[1] if answer.edits else []
+    def answer_problems(self, answer: Any, job: str = "") -> list[str]:
+        """An answer's edits that do not apply to the files as they are now, and its whole
+        files that drop what ``job`` did not ask to change in a file that existed before."""
+        problems = edits.resolve(self.folder, answer.files, answer.edits)[1] if answer.edits else []
+        if self.existing and answer.files:
+            problems += edits.rewrite_problems(self.folder, answer.files, self.existing, job)
+        return problems
 
     async def context_block(self, agent_id: str | None = None, team: str | None = None) -> str:
         ctx = getattr(self.d, "context", None)
@@ -295,6 +308,21 @@ class TaskRun:
             self.sandbox = res.sandbox
             await self.store.update(self.task_id, sandbox=res.sandbox)
 
+    def detected_stack(self) -> str | None:
+        """The stack of the tool guide whose ``detect`` files the project has."""
+        guides = getattr(self.d, "guides", None)
+        for g in guides.all() if guides is not None else []:
+            if g.detect and g.stacks and g.detected_in(self.folder, self.project_name):
+                return g.stacks[0]
+        return None
+
+    def offline_refusal(self) -> str:
+        return (f"nothing was changed: project {self.project_name} already has code ({len(self.existing)} files), "
+                "and the offline provider has no AI, so it cannot change existing code (it only starts new projects "
+                "from the tool guides). Configure an AI provider (octractl providers set NAME --kind openai "
+                "--base-url URL --model MODEL) and send the request again with it: "
+                f"octractl run '...' --project {self.project_name} --provider NAME")
+
     # -- the whole run ------------------------------------------------------
     async def execute(self) -> None:
         try:
@@ -304,11 +332,18 @@ class TaskRun:
                 await self.repo.aclose()
 
     async def _execute(self) -> None:
-        from . import finish, planning, review, teams, verify
+        from . import baseline, existing, finish, planning, review, teams, verify
 
         await self.load()
         await self.prepare_folder()
         await self.store.spawn(self.task_id, self.boss_id, None, "boss", "boss")
+        await existing.prepare(self)  # what is there before the change, and its map
+        if self.existing and not self.stack:
+            self.stack = self.detected_stack()
+        if self.provider == "offline" and self.existing and self.d.github.issue_url(self) is None:
+            raise RpcError.of("unavailable", self.offline_refusal())
+        if self.provider != "offline":
+            await baseline.run(self)
         if self.provider == "offline":
             from .offline import OfflineBuild
 

@@ -56,7 +56,8 @@ class TaskStore:
 
     async def row(self, task_id: str):
         row = await self.db.fetchone(
-            "SELECT t.*, p.name AS project_name, p.path AS project_path FROM tasks t JOIN projects p ON p.id = t.project_id WHERE t.id = ?",
+            "SELECT t.*, p.name AS project_name, p.path AS project_path, p.stack AS project_stack "
+            "FROM tasks t JOIN projects p ON p.id = t.project_id WHERE t.id = ?",
             (task_id,),
         )
         if row is None:

@@ -3,9 +3,11 @@ workers talk in a group chat, then the workers' own commands run.
 
 A team starts once the teams it depends on (the plan's ``depends_on``) have
 finished their chat; the others run in parallel, launched by priority.
-Every worker's prompt holds the contract, the current content of the files
-it depends on (other teams' included, by relevance within a budget), and
-from round 2 its own and its peers' files.
+Every worker's prompt holds the contract, the repository map and the issue
+(on existing code), the current content of the files of its hint that exist
+and of those it wrote, of the files it depends on (other teams' included)
+and of those the map ranks for its job (by relevance within a budget), and
+its peers' files.
 
 Journal steps: ``mN.staff``, ``mN.wK.rR`` (round R), ``mN.wK.<rework tag>``.
 """
@@ -20,14 +22,16 @@ import anyio
 
 from octra_protocol.errors import RpcError
 
-from . import contract, prompts, relevance
+from . import contract, existing, prompts, relevance
 from .answers import Plan, Staffing, WorkerBrief, WorkerOutput
 from .groupchat import speakers
 from .planning import guide_text
 from .run import TaskRun
 
-#: characters of other teams' files a worker sees, and of its own team's
+#: characters of other teams' and related files a worker sees, of its own files
+#: (whole, so its edits can quote them), and of its peers'
 DEPENDS_BUDGET = 24_000
+OWN_BUDGET = 60_000
 TEAM_BUDGET = 40_000
 
 
@@ -116,7 +120,8 @@ async def staff(run: TaskRun, team: Team) -> None:
     staffing = await run.ask(
         team.agent_id, team.role, f"{team.key}.staff",
         prompts.staff(run.description, run.contract, team.as_dict(), skills_text, run.guide,
-                      await run.context_block(team.agent_id, team.agent_id), own),
+                      await run.context_block(team.agent_id, team.agent_id), own,
+                      issue=run.issue_text, repo_map=run.repo_map),
         Staffing, check=lambda s: contract.problems_staffing(s, team.role, run.plan),
     )
     await run.save_context(team.agent_id, team.agent_id, staffing.context)
@@ -163,11 +168,14 @@ async def worker_turn(run: TaskRun, team: Team, w: Worker, step: str, round_no: 
     peers = [p for p in team.workers if p is not w]
     team_paths = set(team.paths())
     listed = await run.files_now()
-    others = [p for p in listed if p not in team_paths]
+    # its files: what it wrote, and every file of its hint that exists already (it changes those)
+    mine = [*dict.fromkeys([*(p for p in w.brief.files_hint if p in listed and p not in team_paths), *w.files])]
+    others = [p for p in listed if p not in team_paths and p not in mine]
     job_text = f"{w.brief.description} {' '.join(w.brief.files_hint)}"
-    first = [*_depends_on(run, team), *_named(job_text, others)]
+    related = await existing.related(run, f"{job_text}\n{run.description}") if run.existing else []
+    first = [*_depends_on(run, team), *_named(job_text, others), *(p for p in related if p in others)]
     depends = await anyio.to_thread.run_sync(relevance.pick, run.folder, others, DEPENDS_BUDGET, first)
-    own = await anyio.to_thread.run_sync(relevance.pick, run.folder, list(w.files), TEAM_BUDGET // 2, ())
+    own = await anyio.to_thread.run_sync(relevance.pick, run.folder, mine, OWN_BUDGET, mine)
     peer_paths = [p for x in peers for p in x.files]
     peer_files = await anyio.to_thread.run_sync(relevance.pick, run.folder, peer_paths, TEAM_BUDGET // 2, ())
     authors = {p: x.role for x in peers for p in x.files}
@@ -177,8 +185,10 @@ async def worker_turn(run: TaskRun, team: Team, w: Worker, step: str, round_no: 
         depends=relevance.render(depends), own_files=relevance.render(own),
         peer_files=relevance.render(peer_files, authors), round_no=round_no, feedback=feedback,
         peers=[p.role for p in peers] if run.opts.selector == "agent_based" else None, earlier=earlier,
+        issue=run.issue_text, repo_map=run.repo_map,
     )
-    out = await run.ask(w.agent_id, w.role, step, messages, WorkerOutput, check=run.edit_problems)
+    out = await run.ask(w.agent_id, w.role, step, messages, WorkerOutput,
+                        check=lambda a: run.answer_problems(a, f"{job_text}\n{feedback}"))
     accepted = await run.write_answer(w.agent_id, out)
     changed = take(run, team, w, accepted)
     if out.commands:

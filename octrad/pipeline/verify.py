@@ -8,6 +8,9 @@ A check whose program is not installed (a bare name not on ``PATH``), or
 that cannot run at all (no sandbox), is skipped with the reason: when
 nothing failed but something was skipped the task ends unverified.
 
+On existing code a check that passed before the change (:mod:`.baseline`)
+and fails after is a regression: its debug step is told so.
+
 Journal steps: ``<pass>.debugN`` (the Nth debug answer of a verification
 pass: ``verify``, ``verify.review``, ``verify.vN``).
 """
@@ -22,7 +25,7 @@ import anyio
 
 from octra_protocol.errors import RpcError
 
-from . import prompts, relevance
+from . import baseline, prompts, relevance
 from .answers import Debug, Plan
 from .run import TaskRun
 
@@ -38,11 +41,12 @@ def _skip(check, reason: str) -> dict:
             "duration_s": 0.0, "output_tail": "", "skipped_reason": reason}
 
 
-async def run_checks(run: TaskRun, agent_id: str) -> list[dict]:
-    """Every check in order; after one fails or cannot run, the rest are not run (they build on it)."""
+async def run_checks(run: TaskRun, agent_id: str, checks: list | None = None) -> list[dict]:
+    """Every check (the plan's by default) in order; after one fails or cannot run, the rest
+    are not run (they build on it)."""
     out: list[dict] = []
     stop = ""
-    for check in run.plan.checks:
+    for check in run.plan.checks if checks is None else checks:
         if stop:
             out.append(_skip(check, stop))
             continue
@@ -114,6 +118,10 @@ async def run(run: TaskRun, tag: str, debug: bool = True) -> None:
             return
         attempt += 1
         failing = next(r for r in results if r["exit_code"] is not None and not r["passed"])
+        if failing in baseline.regressions(run.baseline, results):
+            failing = {**failing, "regression": True}
+            await run.log(run.boss_id, f"regression: `{failing['command']}` passed before the change and fails now",
+                          level="warning", command=failing["command"])
         attempts.append(await debug_step(run, tag, attempt, failing, attempts))
 
 
@@ -142,8 +150,9 @@ async def debug_step(run: TaskRun, tag: str, attempt: int, failing: dict, earlie
     first = [*named, *related(run.plan, [failing["output_tail"], *named_text])]
     files = await anyio.to_thread.run_sync(relevance.pick, run.folder, listed, DEBUG_BUDGET, first)
     messages = prompts.debug(run.description, run.contract or prompts.contract(run.plan), run.guide,
-                             failing, relevance.render(files), earlier)
-    answer = await run.ask(agent, "debug", f"{tag}.debug{attempt}", messages, Debug, check=run.edit_problems)
+                             failing, relevance.render(files), earlier, issue=run.issue_text, repo_map=run.repo_map)
+    answer = await run.ask(agent, "debug", f"{tag}.debug{attempt}", messages, Debug,
+                           check=lambda a: run.answer_problems(a, failing["output_tail"]))
     accepted = await run.write_answer(agent, answer)
     changed = [p for p, c in accepted if c]
     contents = {p: (run.folder / p).read_text(encoding="utf-8", errors="replace") for p, _ in accepted}
