@@ -18,13 +18,8 @@ from octra_protocol.errors import RpcError
 from octrad.pipeline import answers
 from octrad.providers import CallSite, Message
 from octrad.providers.schema import answer_schema, for_kind
-from tests.fakes.providers import (
-    FakeProvider,
-    Reply,
-    anthropic_schema_problems,
-    gemini_schema_problems,
-    openai_strict_problems,
-)
+from tests.fakes.providers import FakeProvider, Reply
+from tests.fakes.schema_rules import anthropic_schema_problems, gemini_schema_problems, openai_strict_problems
 from tests.test_providers import GOOD, MSGS, Plan, add, harness
 
 pytestmark = pytest.mark.anyio
