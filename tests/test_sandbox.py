@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from octra_protocol.methods.settings import SettingsResult
-from octrad.scaffold import sandbox
+from octrad.scaffold import netfence, sandbox
 from octrad.scaffold.executor import Executor
 from tests.conftest import DaemonProcess, OctraEnv
 from tests.fakes.ai_script import Script, files, plan, staff
@@ -32,7 +32,7 @@ from tests.tasks import events_of, use_fake, wait_status
 
 BWRAP_OK, BWRAP_WHY = sandbox.probe()
 needs_bwrap = pytest.mark.skipif(not BWRAP_OK, reason=f"bubblewrap cannot run here: {BWRAP_WHY}")
-NET_KIND, NET_WHY = sandbox.network_tool()
+NET_KIND, NET_WHY = netfence.network_tool()
 needs_net_tool = pytest.mark.skipif(NET_KIND == "none", reason=NET_WHY)
 pytestmark = pytest.mark.anyio
 
@@ -91,7 +91,7 @@ def executor(projects, mode="bwrap", hide=None):
 
 def host_address() -> str | None:
     """A non-loopback address of this host (its services bound to 0.0.0.0 listen there too)."""
-    for a in sandbox._host_addresses():
+    for a in netfence._host_addresses():
         if a.version == 4:
             return str(a)
     return None
@@ -246,7 +246,7 @@ async def test_without_a_network_tool_a_registry_command_runs_offline_and_says_w
         if shutil.which(tool):
             (bin_dir / tool).symlink_to(shutil.which(tool))
     monkeypatch.setenv("PATH", str(bin_dir))
-    sandbox.network_tool.cache_clear()
+    netfence.network_tool.cache_clear()
     listener = Listener("127.0.0.1")
     try:
         code = f"import socket; socket.create_connection(('127.0.0.1', {listener.port}), 3); print('REACHED')"
@@ -257,7 +257,7 @@ async def test_without_a_network_tool_a_registry_command_runs_offline_and_says_w
     finally:
         listener.close()
         monkeypatch.undo()
-        sandbox.network_tool.cache_clear()
+        netfence.network_tool.cache_clear()
 
 
 # -- through a real daemon --------------------------------------------------------
