@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
-from tests.fakes.http import Handler, Server
+from tests.fakes.http import Handler, Service
 
 TOKEN = "ghp_FakeToken0123456789abcdefABCDEF01"
 
@@ -109,7 +109,7 @@ class Repo:
         return f"{self.owner}/{self.name}"
 
 
-class FakeGitHub:
+class FakeGitHub(Service):
     def __init__(self, root: Path, *, token: str = TOKEN, login: str = "octra-bot"):
         self.root = Path(root)
         self.git_root = self.root / "git"
@@ -128,30 +128,7 @@ class FakeGitHub:
         self.fork_polls = 2
         self._ids = 1000
         self._lock = threading.RLock()
-        fake = self
-
-        class Handler(_Handler):
-            owner = fake
-
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-
-    # -- life ----------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> "FakeGitHub":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+        self._serve(_Handler)
 
     def _next_id(self) -> int:
         with self._lock:

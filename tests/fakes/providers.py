@@ -62,7 +62,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.http import Handler, Server
+from tests.fakes.http import Handler, Service
 from tests.fakes.request_rules import refusal_of
 
 KINDS = ("openai", "anthropic", "gemini", "ollama")
@@ -194,7 +194,7 @@ def kind_of(path: str) -> str | None:
     return None
 
 
-class FakeProvider:
+class FakeProvider(Service):
     def __init__(self, host: str = "127.0.0.1"):
         self._queue: list[Reply] = []
         self._lock = threading.Lock()
@@ -216,21 +216,9 @@ class FakeProvider:
         self.overflow_style = "native"
         #: requests refused by the strictness checks, with why (for assertions)
         self.rejected: list[tuple[FakeRequest, str]] = []
-        fake = self
-
-        class Handler(_Handler):
-            owner = fake
-
-        self._server = Server((host, 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
+        self._serve(_Handler, host)
 
     # -- scripting ----------------------------------------------------------
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
     def base_url(self, kind: str) -> str:
         """The base URL to configure for a provider of ``kind``."""
         return f"{self.url}/v1" if kind == "openai" else self.url
@@ -262,14 +250,7 @@ class FakeProvider:
 
     def close(self) -> None:
         self._stop.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> "FakeProvider":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+        super().close()
 
     # -- used by the handler --------------------------------------------------
     def _next(self, req: FakeRequest) -> Reply:
