@@ -11,7 +11,6 @@ a real registry download works through the fenced network.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -332,6 +331,16 @@ def _hostile_script(octra_env: OctraEnv, other_tmp: Path, other_project: Path) -
     return script, markers
 
 
+async def _run_attack(c, fake, oenv, other_tmp, other_project):
+    """The hostile task run on the daemon of ``c``: (its task.get, its events, the
+    settings after it, the markers it tried to write)."""
+    fake.responder, markers = _hostile_script(oenv, other_tmp, other_project)
+    tid = (await c.call("task.create", {"description": "an innocent tool", "provider": "fake",
+                                        "meta": {"max_fix_attempts": 0}}))["task_id"]
+    task = await wait_status(c, tid, timeout=120)
+    return task, await events_of(c, tid), await c.call("settings.get"), markers
+
+
 @needs_bwrap
 @pytest.mark.parametrize("where", ["tmp", "run_user"])
 async def test_a_hostile_worker_reaches_nothing_outside_its_project(octra_env, fake, other_tmp, where):
@@ -349,12 +358,7 @@ async def test_a_hostile_worker_reaches_nothing_outside_its_project(octra_env, f
             other_project = oenv.data_dir / "projects" / "someone-elses"
             other_project.mkdir(parents=True)
             (other_project / "secret.txt").write_text("OTHER-PROJECT-SECRET")
-            fake.responder, markers = _hostile_script(oenv, other_tmp, other_project)
-            tid = (await c.call("task.create", {"description": "an innocent tool", "provider": "fake",
-                                                "meta": {"max_fix_attempts": 0}}))["task_id"]
-            task = await wait_status(c, tid, timeout=120)
-            evs = await events_of(c, tid)
-            after = await c.call("settings.get")
+            task, evs, after, markers = await _run_attack(c, fake, oenv, other_tmp, other_project)
     finally:
         d.stop()
         if made:
@@ -398,12 +402,7 @@ async def test_sandbox_auto_falling_back_is_loud(octra_env, fake, other_tmp, tmp
             assert "unsandboxed" in status["sandbox"]["detail"] and "bwrap" in status["sandbox"]["detail"]
             other_project = octra_env.data_dir / "projects" / "someone-elses"
             other_project.mkdir(parents=True)
-            fake.responder, markers = _hostile_script(octra_env, other_tmp, other_project)
-            tid = (await c.call("task.create", {"description": "an innocent tool", "provider": "fake",
-                                                "meta": {"max_fix_attempts": 0}}))["task_id"]
-            task = await wait_status(c, tid, timeout=120)
-            evs = await events_of(c, tid)
-            after = await c.call("settings.get")
+            task, evs, after, markers = await _run_attack(c, fake, octra_env, other_tmp, other_project)
     finally:
         d.stop()
     assert task["sandbox"] == "none"
