@@ -37,11 +37,13 @@ BINDINGS = [
     Binding("i", "focus_input", "Input", show=False),
     Binding("f5", "refresh", "Refresh/reconnect", show=False),
     Binding("q", "quit", "Quit"),
-    # last: at 80 columns the footer cuts these first (? and the palette list them too)
     Binding("k", "skills", "Skills"),
     Binding("g", "guides", "Guides"),
     Binding("escape", "leave_input", "Leave input", show=False),
 ]
+#: the keys the footer leaves out first when the terminal is too narrow for all
+#: (at 80 columns; ? and the palette still list them, and they still work)
+FOOTER_DROP_FIRST = ("guides", "skills", "context", "snapshots")
 
 
 class MainActions:

@@ -18,13 +18,14 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
-from textual.widgets import Footer, Header, Input, Log, Static, Tree
+from textual.widgets import Header, Input, Log, Static, Tree
 
 from octra_protocol.errors import ConnectionLost, RpcError
 from octra_protocol.methods.tasks import FINAL_STATES, WAITING_STATES
 
-from .actions import BINDINGS, MainActions
-from .labels import agent_label, first_line, natural_key, task_label
+from .actions import BINDINGS, FOOTER_DROP_FIRST, MainActions
+from .footer import FittingFooter
+from .labels import UNVERIFIED_MARK, agent_label, first_line, natural_key, task_label, unverified
 from .link import Link, NotConnected
 from .logpane import WrappedLog
 from .model import STATUS_MARK, TASK_LINES, TaskModel, human_tokens, status_style, summary_text
@@ -92,6 +93,8 @@ class OctraApp(MainActions, App):
         self._agent_nodes: dict[str, Any] = {}
         self._highlight_timer: Any = None
         self._auto_selected = False
+        #: done tasks whose verdict was asked for (task.list does not carry ``verified``)
+        self._verdict_asked: set[str] = set()
 
     # -- layout -------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -112,8 +115,7 @@ class OctraApp(MainActions, App):
                     yield Static("", id="summary")
         yield Static("", id="conn")
         yield Input(placeholder="Describe a new task and press Enter (ctrl+o: options)", id="chat")
-        # compact, without the palette's hint (? lists ctrl+p): room for the keys that work now
-        yield Footer(compact=True, show_command_palette=False)
+        yield FittingFooter(drop_first=FOOTER_DROP_FIRST)
 
     def on_mount(self) -> None:
         self.query_one("#log", Log).border_title = "log"
@@ -150,6 +152,7 @@ class OctraApp(MainActions, App):
     @ui_gone_is_fine
     def _on_link_ready(self, resumed: bool) -> None:
         """Connected (again): refresh the lists and finish any interrupted history load."""
+        self._verdict_asked.clear()
         self.reload_lists()
         for tid in list(self.loading):
             self.load_task(tid)
@@ -225,6 +228,31 @@ class OctraApp(MainActions, App):
             if node is not None:
                 tree.move_cursor(node)
                 self.select_task(newest["task_id"])
+        if any(t.get("status") == "done" and "verified" not in t and tid not in self._verdict_asked
+               for tid, t in self.tasks.items()):
+            self.fetch_verdicts()
+
+    @work(group="verdicts")
+    @ui_gone_is_fine
+    async def fetch_verdicts(self) -> None:
+        """Whether each done task was verified (its mark in the tree), asked once per task."""
+        for tid, t in list(self.tasks.items()):
+            if t.get("status") == "done" and "verified" not in t and tid not in self._verdict_asked:
+                self._verdict_asked.add(tid)
+                task = await self.rpc("task.get", {"task_id": tid}, quiet=True)
+                if task is not None:
+                    self._note_verdict(task)
+
+    def _note_verdict(self, task: dict) -> None:
+        """Keep what a task.get answer says of a done task's checks (``verified``) for its mark."""
+        t = self.tasks.get(task["task_id"])
+        if t is None or task["status"] != "done" or t.get("status") != "done":
+            return
+        if "verified" not in t or t["verified"] != task.get("verified"):
+            t["verified"] = task.get("verified")
+            node = self._task_nodes.get(task["task_id"])
+            if node is not None:
+                node.set_label(task_label(t))
 
     # -- selecting a task -----------------------------------------------------
     @on(Tree.NodeSelected, "#tasks")
@@ -316,6 +344,7 @@ class OctraApp(MainActions, App):
         if task_id in self.tasks and self.tasks[task_id].get("status") != task["status"]:
             self.tasks[task_id]["status"] = task["status"]
             self._render_sidebar()
+        self._note_verdict(task)
         self._render_title()
         self._render_summary()
         self._update_input()
@@ -330,8 +359,12 @@ class OctraApp(MainActions, App):
         model = self.models.get(tid)
         status = (model.status if model and model.seqs else None) or d.get("status") or t.get("status", "?")
         project = d.get("project") or t.get("project") or ""
+        if d.get("status") == status and unverified(d):
+            shown, style = f"{UNVERIFIED_MARK} {status}, unverified", "yellow"
+        else:
+            shown, style = f"{STATUS_MARK.get(status, '▶')} {status}", status_style(status)
         title = Text.assemble(
-            (f"{STATUS_MARK.get(status, '▶')} {status}", f"bold {status_style(status)}"), "  ",
+            (shown, f"bold {style}"), "  ",
             (tid, "dim"), "  ", (project, "bold"), "  ", ((d.get("provider") or t.get("provider") or ""), "dim"),
         )
         self.query_one("#task-title", Static).update(title)

@@ -1,5 +1,6 @@
 """How tasks and agents read as nodes of the trees: a status mark, the role or
-the description's first line, usage."""
+the description's first line, usage.  A done task shows ✓ only when its checks
+verified it; an unverified one shows a yellow ~."""
 
 from __future__ import annotations
 
@@ -28,8 +29,20 @@ def agent_label(agent, frame: int) -> Text:
     return label
 
 
+#: a done task that no check verified ("unverified: why" in octractl show and the summary)
+UNVERIFIED_MARK = "~"
+
+
+def unverified(task: dict) -> bool:
+    """Done, but ``verified`` is null: no check could run.  Not known yet (no
+    ``verified`` key: task.list does not carry it) counts as verified."""
+    return task.get("status") == "done" and "verified" in task and task["verified"] is None
+
+
 def task_label(task: dict) -> Text:
     status = task.get("status", "")
+    if unverified(task):
+        return Text.assemble((UNVERIFIED_MARK, "yellow"), " ", first_line(task.get("description")) or "?")
     mark = STATUS_MARK.get(status, "•" if status not in RUNNING_STATES else "▶")
     return Text.assemble((mark, status_style(status)), " ", first_line(task.get("description")) or "?")
 
