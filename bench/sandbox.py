@@ -25,7 +25,7 @@ import anyio
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._daemon import percentile  # noqa: E402
 from octra_protocol.methods.settings import SettingsResult  # noqa: E402
-from octrad.scaffold import sandbox  # noqa: E402
+from octrad.scaffold import netfence, sandbox  # noqa: E402
 from octrad.scaffold.executor import Executor  # noqa: E402
 
 
@@ -57,13 +57,13 @@ async def main(runs: int) -> None:
             results[label] = await measure(root / "projects", mode, net, runs)
         for tool in tools:
             # each tool in turn (the daemon picks pasta first)
-            sandbox.network_tool.cache_clear()
-            real = sandbox.network_tool
-            sandbox.network_tool = lambda tool=tool: (tool, shutil.which(tool))
+            netfence.network_tool.cache_clear()
+            real = netfence.network_tool
+            netfence.network_tool = lambda tool=tool: (tool, shutil.which(tool))
             try:
                 results[f"bwrap+{tool}"] = await measure(root / "projects", "bwrap", True, runs)
             finally:
-                sandbox.network_tool = real
+                netfence.network_tool = real
         base = statistics.median(results["none"])
         print(f"`true` through the executor, {runs} runs each (ms)")
         print(f"{'':<18}{'median':>9}{'p90':>9}{'min':>9}{'extra':>9}")

@@ -1,6 +1,6 @@
 """The Textual application: the main screen (projects and tasks, the live
 agent tree, the log pane, the summary, the chat/task input) and the glue to
-the daemon.
+the daemon.  Its keys and their actions are in :mod:`.actions`.
 
 Events are queued by the link as they arrive and applied in batches on a
 timer (``flush_interval``), so a burst of thousands of events costs one
@@ -9,25 +9,26 @@ screen update, and key presses are never stuck behind them.
 
 from __future__ import annotations
 
-import re
 import time
 from collections import OrderedDict
-from typing import Any, Iterable
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
-from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
+from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
-from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Log, Static, Tree
+from textual.widgets import Header, Input, Log, Static, Tree
 
 from octra_protocol.errors import ConnectionLost, RpcError
-from octra_protocol.methods.tasks import FINAL_STATES, RUNNING_STATES, WAITING_STATES
+from octra_protocol.methods.tasks import FINAL_STATES, WAITING_STATES
 
+from .actions import BINDINGS, FOOTER_DROP_FIRST, MainActions
+from .footer import FittingFooter
+from .labels import UNVERIFIED_MARK, agent_label, first_line, natural_key, task_label, unverified
 from .link import Link, NotConnected
-from .model import SPINNER, STATUS_MARK, TASK_LINES, TaskModel, human_tokens, status_style, summary_text
+from .logpane import WrappedLog
+from .model import STATUS_MARK, TASK_LINES, TaskModel, human_tokens, status_style, summary_text
 
 #: task models kept in memory (the selected one and the few before it)
 KEEP_MODELS = 4
@@ -61,88 +62,10 @@ def ui_gone_is_fine(fn):
     return run
 
 
-def natural_key(agent_id: str) -> tuple:
-    """``t1-m2`` before ``t1-m10``: numbers compare as numbers."""
-    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", agent_id))
-
-
-def agent_label(agent, frame: int) -> Text:
-    mark = SPINNER[frame % len(SPINNER)] if agent.working else STATUS_MARK.get(agent.status, "•")
-    style = status_style(agent.status) if not agent.working else "cyan"
-    kind = "" if agent.kind == agent.role else f" {agent.kind}"
-    label = Text.assemble((mark, style), " ", (agent.role, "bold"), (kind, "dim"), "  ", (agent.status, style))
-    usage = agent.usage_text()
-    if usage:
-        label.append(f"  {usage}", "dim")
-    return label
-
-
-def task_label(task: dict) -> Text:
-    status = task.get("status", "")
-    mark = STATUS_MARK.get(status, "•" if status not in RUNNING_STATES else "▶")
-    return Text.assemble((mark, status_style(status)), " ", first_line(task.get("description")) or "?")
-
-
-def first_line(text: str | None, limit: int = 120) -> str:
-    """The start of a description's first line (what is drawn of it, whatever its size)."""
-    head = (text or "")[: limit + 1].split("\n", 1)[0]
-    return head if len(head) <= limit else head[: limit - 1] + "…"
-
-
-class WrappedLog(Log):
-    """The task's log; lines are wrapped to its width (re-wrapped when the width changes),
-    so nothing is readable only by scrolling sideways."""
-
-    wrap_width = 0
-
-    def on_resize(self) -> None:
-        width = self.scrollable_content_region.width - 1  # room for the vertical scrollbar
-        if width != self.wrap_width:
-            self.wrap_width = width
-            self.app.rewrap_log()
-
-    def wrapped(self, lines: Iterable[str], indent: str) -> list[str]:
-        import textwrap
-
-        width = self.wrap_width
-        if width < 20:
-            return list(lines)
-        out: list[str] = []
-        for line in lines:
-            if len(line) <= width:
-                out.append(line)
-            else:
-                out += textwrap.wrap(line, width, subsequent_indent=indent, drop_whitespace=False,
-                                     replace_whitespace=False) or [line]
-        return out
-
-
-class OctraApp(App):
+class OctraApp(MainActions, App):
     TITLE = "Octra"
     CSS_PATH = "octra.tcss"
-    # the footer shows what works now (check_action hides the rest); ? lists them all
-    BINDINGS = [
-        Binding("question_mark,f1", "help", "Help", key_display="?"),
-        Binding("n", "new_task", "New"),
-        Binding("a", "approve", "Approve"),
-        Binding("c", "cancel_task", "Cancel"),
-        Binding("r", "resume_task", "Resume"),
-        Binding("e", "report", "Report"),
-        Binding("s", "settings", "Settings"),
-        Binding("p", "providers", "Providers"),
-        Binding("h", "snapshots", "Snapshots"),
-        Binding("x", "context", "Context"),
-        Binding("o", "task_options", "Options", show=False),
-        # also while typing a description, where "o" is just a letter
-        Binding("ctrl+o", "task_options", "Options", show=False, priority=True),
-        Binding("i", "focus_input", "Input", show=False),
-        Binding("f5", "refresh", "Refresh/reconnect", show=False),
-        Binding("q", "quit", "Quit"),
-        # last: at 80 columns the footer cuts these first (? and the palette list them too)
-        Binding("k", "skills", "Skills"),
-        Binding("g", "guides", "Guides"),
-        Binding("escape", "leave_input", "Leave input", show=False),
-    ]
+    BINDINGS = BINDINGS
 
     #: connecting | connected | disconnected | incompatible
     connection = reactive("connecting")
@@ -170,6 +93,8 @@ class OctraApp(App):
         self._agent_nodes: dict[str, Any] = {}
         self._highlight_timer: Any = None
         self._auto_selected = False
+        #: done tasks whose verdict was asked for (task.list does not carry ``verified``)
+        self._verdict_asked: set[str] = set()
 
     # -- layout -------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -190,8 +115,7 @@ class OctraApp(App):
                     yield Static("", id="summary")
         yield Static("", id="conn")
         yield Input(placeholder="Describe a new task and press Enter (ctrl+o: options)", id="chat")
-        # compact, without the palette's hint (? lists ctrl+p): room for the keys that work now
-        yield Footer(compact=True, show_command_palette=False)
+        yield FittingFooter(drop_first=FOOTER_DROP_FIRST)
 
     def on_mount(self) -> None:
         self.query_one("#log", Log).border_title = "log"
@@ -202,31 +126,6 @@ class OctraApp(App):
         self.set_interval(self.flush_interval, self.flush)
         self.set_interval(0.12, self._spin)
         self._show_connection()
-
-    #: actions of the main screen: off (and out of the footer) on the others
-    MAIN_ACTIONS = frozenset({"new_task", "approve", "settings", "providers", "snapshots", "context", "skills", "guides",
-                              "task_options", "cancel_task", "resume_task", "report", "focus_input", "leave_input", "help"})
-
-    def _selected_status(self) -> str | None:
-        model = self.models.get(self.selected_task or "")
-        if model is not None and model.seqs:
-            return model.status
-        return (self.detail or {}).get("status") or (self.tasks.get(self.selected_task or "") or {}).get("status")
-
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if action in self.MAIN_ACTIONS and len(self.screen_stack) > 1:
-            return False
-        # keys that act on the selected task are there (in the footer too) only when they would work
-        status = self._selected_status() if self.selected_task else None
-        if action == "approve":
-            return status == "awaiting_approval"
-        if action == "cancel_task":
-            return status is not None and status not in FINAL_STATES and status != "interrupted"
-        if action == "resume_task":
-            return status in ("failed", "interrupted")
-        if action == "report":
-            return self.detail is not None
-        return True
 
     # -- connection ---------------------------------------------------------
     def _on_link_state(self, state: str, detail: str) -> None:
@@ -253,6 +152,7 @@ class OctraApp(App):
     @ui_gone_is_fine
     def _on_link_ready(self, resumed: bool) -> None:
         """Connected (again): refresh the lists and finish any interrupted history load."""
+        self._verdict_asked.clear()
         self.reload_lists()
         for tid in list(self.loading):
             self.load_task(tid)
@@ -328,6 +228,31 @@ class OctraApp(App):
             if node is not None:
                 tree.move_cursor(node)
                 self.select_task(newest["task_id"])
+        if any(t.get("status") == "done" and "verified" not in t and tid not in self._verdict_asked
+               for tid, t in self.tasks.items()):
+            self.fetch_verdicts()
+
+    @work(group="verdicts")
+    @ui_gone_is_fine
+    async def fetch_verdicts(self) -> None:
+        """Whether each done task was verified (its mark in the tree), asked once per task."""
+        for tid, t in list(self.tasks.items()):
+            if t.get("status") == "done" and "verified" not in t and tid not in self._verdict_asked:
+                self._verdict_asked.add(tid)
+                task = await self.rpc("task.get", {"task_id": tid}, quiet=True)
+                if task is not None:
+                    self._note_verdict(task)
+
+    def _note_verdict(self, task: dict) -> None:
+        """Keep what a task.get answer says of a done task's checks (``verified``) for its mark."""
+        t = self.tasks.get(task["task_id"])
+        if t is None or task["status"] != "done" or t.get("status") != "done":
+            return
+        if "verified" not in t or t["verified"] != task.get("verified"):
+            t["verified"] = task.get("verified")
+            node = self._task_nodes.get(task["task_id"])
+            if node is not None:
+                node.set_label(task_label(t))
 
     # -- selecting a task -----------------------------------------------------
     @on(Tree.NodeSelected, "#tasks")
@@ -419,6 +344,7 @@ class OctraApp(App):
         if task_id in self.tasks and self.tasks[task_id].get("status") != task["status"]:
             self.tasks[task_id]["status"] = task["status"]
             self._render_sidebar()
+        self._note_verdict(task)
         self._render_title()
         self._render_summary()
         self._update_input()
@@ -433,8 +359,12 @@ class OctraApp(App):
         model = self.models.get(tid)
         status = (model.status if model and model.seqs else None) or d.get("status") or t.get("status", "?")
         project = d.get("project") or t.get("project") or ""
+        if d.get("status") == status and unverified(d):
+            shown, style = f"{UNVERIFIED_MARK} {status}, unverified", "yellow"
+        else:
+            shown, style = f"{STATUS_MARK.get(status, '▶')} {status}", status_style(status)
         title = Text.assemble(
-            (f"{STATUS_MARK.get(status, '▶')} {status}", f"bold {status_style(status)}"), "  ",
+            (shown, f"bold {style}"), "  ",
             (tid, "dim"), "  ", (project, "bold"), "  ", ((d.get("provider") or t.get("provider") or ""), "dim"),
         )
         self.query_one("#task-title", Static).update(title)
@@ -661,160 +591,6 @@ class OctraApp(App):
         if self.new_mode and not event.input.value and event.input.is_attached:
             self.new_mode = False
             self._update_input()
-
-    # -- actions ------------------------------------------------------------------
-    def action_new_task(self) -> None:
-        self.new_mode = True
-        self._update_input()
-        self.query_one("#chat", Input).focus()
-
-    def action_leave_input(self) -> None:
-        from textual.widgets import HelpPanel
-
-        if self.screen.query(HelpPanel):
-            self.action_hide_help_panel()  # the palette's "Keys" panel
-        elif self.focused is self.query_one("#chat", Input):
-            self.query_one("#tasks", Tree).focus()
-
-    def action_help(self) -> None:
-        from .dialogs import HelpScreen
-
-        self.push_screen(HelpScreen())
-
-    def action_report(self) -> None:
-        from .dialogs import ReportScreen
-
-        if self.detail is not None:
-            self.push_screen(ReportScreen(self.detail))
-
-    def action_focus_input(self) -> None:
-        self.query_one("#chat", Input).focus()
-
-    def action_refresh(self) -> None:
-        self.reload_lists()
-        if self.selected_task:
-            self.refresh_detail(self.selected_task)
-        if self.connection != "connected":
-            self.link.retry_now()
-
-    def action_reconnect(self) -> None:
-        self.link.retry_now()
-
-    def action_task_options(self) -> None:
-        from .dialogs import TaskOptionsScreen
-
-        def done(result: dict | None) -> None:
-            if result is not None:
-                self.task_options = result
-                self._update_input()
-
-        self.push_screen(TaskOptionsScreen(dict(self.task_options)), done)
-
-    def action_approve(self) -> None:
-        if not self.selected_task:
-            self.notify("select a task first", severity="warning")
-            return
-        task_id = self.selected_task
-
-        async def answer(result: tuple[bool, str] | None) -> None:
-            if result is None:
-                return
-            approved, feedback = result
-            params: dict[str, Any] = {"task_id": task_id, "approved": approved}
-            if feedback:
-                params["feedback"] = feedback
-            if await self.rpc("task.approve", params) is not None:
-                self.notify("plan approved: building" if approved else "plan rejected")
-
-        self._open_approval(task_id, answer)
-
-    @work(group="approve", exclusive=True)
-    async def _open_approval(self, task_id: str, answer) -> None:
-        from .dialogs import ApproveScreen
-
-        task = await self.rpc("task.get", {"task_id": task_id})
-        if task is None:
-            return
-        if task["status"] != "awaiting_approval":
-            self.notify(f"task {task_id} is {task['status']}: no plan waits for approval", severity="warning")
-            return
-        self.push_screen(ApproveScreen(task), answer)
-
-    def action_cancel_task(self) -> None:
-        if self.selected_task:
-            self._verb("task.cancel", self.selected_task, "cancelled")
-
-    def action_resume_task(self) -> None:
-        if self.selected_task:
-            self._verb("task.resume", self.selected_task, "resumed")
-
-    @work(group="verb")
-    async def _verb(self, method: str, task_id: str, done: str) -> None:
-        if await self.rpc(method, {"task_id": task_id}) is not None:
-            self.notify(f"{task_id} {done}")
-
-    def _project_of_selection(self) -> str | None:
-        t = self.tasks.get(self.selected_task or "")
-        if t:
-            return t.get("project_id")
-        node = self.query_one("#tasks", Tree).cursor_node
-        if node is not None and node.data and node.data[0] == "project":
-            return node.data[1]
-        return None
-
-    def action_settings(self) -> None:
-        from .screens import SettingsScreen
-
-        self.push_screen(SettingsScreen())
-
-    def action_providers(self) -> None:
-        from .screens import ProvidersScreen
-
-        self.push_screen(ProvidersScreen())
-
-    def action_snapshots(self) -> None:
-        from .screens import SnapshotsScreen
-
-        project = self._project_of_selection()
-        if project is None:
-            self.notify("select a task or project first", severity="warning")
-            return
-        self.push_screen(SnapshotsScreen(project, self.projects.get(project, {}).get("name", project)))
-
-    def action_context(self) -> None:
-        from .screens import ContextScreen
-
-        project = self._project_of_selection()
-        if project is None:
-            self.notify("select a task or project first", severity="warning")
-            return
-        self.push_screen(ContextScreen(project, self.projects.get(project, {}).get("name", project)))
-
-    def action_skills(self) -> None:
-        from .screens import SkillsScreen
-
-        self.push_screen(SkillsScreen())
-
-    def action_guides(self) -> None:
-        from .screens import GuidesScreen
-
-        self.push_screen(GuidesScreen())
-
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        yield SystemCommand("New task", "Describe a new task in the input (n)", self.action_new_task)
-        yield SystemCommand("Task options", "Project, stack, provider, model, plan approval for new tasks (o, or ctrl+o while typing)", self.action_task_options)
-        yield SystemCommand("Approve plan", "Answer the plan-approval gate of the selected task (a)", self.action_approve)
-        yield SystemCommand("Cancel task", "Stop the selected task now (c)", self.action_cancel_task)
-        yield SystemCommand("Resume task", "Continue an interrupted or failed task (r)", self.action_resume_task)
-        yield SystemCommand("Settings", "GitHub toggles, limits, sandbox (s)", self.action_settings)
-        yield SystemCommand("Providers", "AI providers: list, add, test, remove (p)", self.action_providers)
-        yield SystemCommand("Snapshots", "Snapshots of the selected project; restore to a folder (h)", self.action_snapshots)
-        yield SystemCommand("Context", "Context entries of the selected project: add, forget (x)", self.action_context)
-        yield SystemCommand("Skills", "Browse the skill fragments (k)", self.action_skills)
-        yield SystemCommand("Guides", "Browse the tool guides (g)", self.action_guides)
-        yield SystemCommand("Refresh", "Reload projects, tasks and the selected task (f5)", self.action_refresh)
-        yield SystemCommand("Reconnect", "Try the daemon again now (starting it unless autostart is off)", self.action_reconnect)
 
 
 def run() -> None:

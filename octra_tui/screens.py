@@ -17,9 +17,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Select, Static, Switch
+from textual.widgets import DataTable, Header, Input, Select, Static, Switch
 
 from .dialogs import ContextFormScreen, PromptScreen, ProviderFormScreen, row
+from .footer import FittingFooter
+
+#: the keys a screen's footer leaves out first when narrow (F5 and q still work; ctrl+p lists them)
+SCREEN_DROP_FIRST = ("reload", "quit")
 
 
 def human_bytes(n: int) -> str:
@@ -100,7 +104,7 @@ class SettingsScreen(Screen):
             for name, label, hint in TEXT_SETTINGS:
                 yield row(label, Input(id=f"set-{name}", compact=True), hint)
             yield Static("", id="settings-status")
-        yield Footer()
+        yield FittingFooter(drop_first=SCREEN_DROP_FIRST)
 
     def on_mount(self) -> None:
         self.sub_title = "settings"
@@ -179,7 +183,7 @@ class TableScreen(Screen):
             table: DataTable = DataTable(id="table", cursor_type="row", zebra_stripes=True)
             yield table
             yield VerticalScroll(Static("", id="detail"), id="detail-box")
-        yield Footer()
+        yield FittingFooter(drop_first=SCREEN_DROP_FIRST)
 
     def on_mount(self) -> None:
         self.sub_title = self.heading

@@ -1,5 +1,6 @@
 """Helpers for tests that drive tasks through a real daemon: wait for a status,
-read a task's whole event story, read a project's git log, use the fake provider."""
+run a task to its end, read a task's whole event story, read a project's git
+log, use the fake provider."""
 
 from __future__ import annotations
 
@@ -24,6 +25,15 @@ async def wait_status(c, task_id, states=FINAL, timeout=60):
             if task["status"] in states:
                 return task
             await anyio.sleep(0.05)
+
+
+async def run_task(daemon, fake, description="x", *, timeout=60, **params):
+    """A new task on the fake provider (answered by its responder), waited for until
+    it ends or waits: its ``task.get``."""
+    async with daemon.connect() as c:
+        await use_fake(c, fake)
+        tid = (await c.call("task.create", {"description": description, "provider": "fake", **params}))["task_id"]
+        return await wait_status(c, tid, timeout=timeout)
 
 
 async def events_of(c, task_id):

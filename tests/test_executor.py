@@ -19,7 +19,7 @@ import pytest
 
 from octra_protocol.methods.settings import SettingsResult
 from octrad import redact
-from octrad.scaffold import sandbox
+from octrad.scaffold import netfence, sandbox
 from octrad.scaffold.executor import BadCommand, Executor, missing_program, needs_registry
 from octrad.scaffold.flake import write_flake
 
@@ -206,7 +206,7 @@ async def test_bwrap_network_only_when_needed_and_allowed(projects):
         assert res.exit_code != 0 and "CONNECTED" not in res.output_tail and res.network == "none"
         res = await ex.run(argv, projects / "demo", network=True)
         assert res.exit_code != 0 and "CONNECTED" not in res.output_tail
-        assert res.network == sandbox.network_tool()[0], res.notes
+        assert res.network == netfence.network_tool()[0], res.notes
         strict = executor(projects, "bwrap", sandbox_network=False)
         res = await strict.run(argv, projects / "demo", network=True)
         assert res.exit_code != 0 and "CONNECTED" not in res.output_tail and res.network == "none"

@@ -13,7 +13,7 @@ import pytest
 from octrad.pipeline.groupchat import speakers
 from tests.fakes.ai_script import Script, files, plan, staff
 from tests.fakes.providers import FakeProvider
-from tests.tasks import events_of, git_log, use_fake, wait_status
+from tests.tasks import events_of, git_log, run_task, use_fake, wait_status
 
 
 @pytest.fixture
@@ -184,10 +184,7 @@ async def test_a_big_lockfile_does_not_push_sources_out_of_validation(daemon, fa
                                 ("src/index.js", "export const answer = 42;\n")),
         review=review, validate=validate,
     )
-    async with daemon.connect() as c:
-        await use_fake(c, fake)
-        tid = (await c.call("task.create", {"description": "an app", "provider": "fake"}))["task_id"]
-        task = await wait_status(c, tid, timeout=120)
+    task = await run_task(daemon, fake, "an app", timeout=120)
     assert task["status"] == "done", task["error"]
     for prompt in (seen["validate"], seen["review"]):
         assert "### src/index.js\nexport const answer = 42;" in prompt
@@ -210,10 +207,7 @@ async def test_round_two_happens_only_when_a_worker_is_not_done(daemon, fake, do
     script = Script(plan=lambda a, n: plan(("core", "x")), staff=lambda a, n: staff(("a", "first", []), ("b", "second", [])),
                     work=work, review=lambda a, n: {"approved": True}, validate=lambda a, n: {"approved": True})
     fake.responder = script
-    async with daemon.connect() as c:
-        await use_fake(c, fake)
-        tid = (await c.call("task.create", {"description": "two files", "provider": "fake", "meta": {"max_rounds": 3}}))["task_id"]
-        task = await wait_status(c, tid)
+    task = await run_task(daemon, fake, "two files", meta={"max_rounds": 3})
     assert task["status"] == "done", task["error"]
     # all done: one round; a not done: round 2, which changes nothing, so no round 3
     assert script.count("work") == (2 if done_first else 4)
@@ -228,10 +222,7 @@ async def test_done_is_required_in_a_workers_answer(daemon, fake):
     script = Script(plan=lambda a, n: plan(("core", "x")), staff=lambda a, n: staff(("a", "first", [])),
                     work=work, review=lambda a, n: {"approved": True}, validate=lambda a, n: {"approved": True})
     fake.responder = script
-    async with daemon.connect() as c:
-        await use_fake(c, fake)
-        tid = (await c.call("task.create", {"description": "x", "provider": "fake"}))["task_id"]
-        task = await wait_status(c, tid)
+    task = await run_task(daemon, fake)
     assert task["status"] == "done", task["error"]
     assert script.count("work") == 2  # the answer without done was refused and asked again
     schema = next(r.schema for r in fake.requests if "Write the files of one job" in r.messages[0]["content"])
@@ -268,10 +259,7 @@ async def test_agent_based_selector_lets_the_speaker_name_the_next(daemon, fake)
     fake.responder = Script(plan=lambda a, n: plan(("core", "x")),
                             staff=lambda a, n: staff(("a", "1", []), ("b", "2", []), ("c", "3", [])),
                             work=work, review=lambda a, n: {"approved": True}, validate=lambda a, n: {"approved": True})
-    async with daemon.connect() as c:
-        await use_fake(c, fake)
-        tid = (await c.call("task.create", {"description": "x", "provider": "fake", "meta": {"selector": "agent_based"}}))["task_id"]
-        task = await wait_status(c, tid)
+    task = await run_task(daemon, fake, meta={"selector": "agent_based"})
     assert task["status"] == "done", task["error"]
     assert order == ["a", "c", "b"]
 
@@ -345,10 +333,7 @@ async def test_an_edit_that_does_not_apply_goes_back_with_the_file(daemon, fake)
     script = Script(plan=lambda a, n: plan(("core", "x")), staff=lambda a, n: staff(("w", "one", [])), work=work,
                     review=lambda a, n: {"approved": True}, validate=lambda a, n: {"approved": True})
     fake.responder = script
-    async with daemon.connect() as c:
-        await use_fake(c, fake)
-        tid = (await c.call("task.create", {"description": "x", "provider": "fake"}))["task_id"]
-        task = await wait_status(c, tid)
+    task = await run_task(daemon, fake)
     assert task["status"] == "done", task["error"]
     assert (Path(task["store_path"]) / "a.txt").read_text() == "one\n2\n"
 
@@ -397,10 +382,7 @@ async def test_boss_feedback_categories_and_team_context_reach_the_rework(daemon
 
     fake.responder = Script(plan=plan_, staff=staff_, work=work, review=review,
                             validate=lambda a, n: {"approved": n > 1, "feedback": "the page needs a title", "failing_managers": ["web"]})
-    async with daemon.connect() as c:
-        await use_fake(c, fake)
-        tid = (await c.call("task.create", {"description": "a page", "provider": "fake"}))["task_id"]
-        task = await wait_status(c, tid)
+    task = await run_task(daemon, fake, "a page")
     assert task["status"] == "done", task["error"]
     assert seen["staff"] and "(Backend)" not in seen["staff"] and "(Frontend)" in seen["staff"]
     assert "the page needs a title" in section(seen["rework"], "Feedback to address")
@@ -415,10 +397,7 @@ async def test_prompts_put_shared_parts_first(daemon, fake):
                     work=lambda a, n: files((f"{a.worker}.txt", "x")), review=lambda a, n: {"approved": True},
                     validate=lambda a, n: {"approved": True})
     fake.responder = script
-    async with daemon.connect() as c:
-        await use_fake(c, fake)
-        tid = (await c.call("task.create", {"description": "x", "provider": "fake"}))["task_id"]
-        assert (await wait_status(c, tid))["status"] == "done"
+    assert (await run_task(daemon, fake))["status"] == "done"
     work = [r.messages for r in fake.requests if "Write the files of one job" in r.messages[0]["content"]]
     assert len(work) == 2 and work[0][0] == work[1][0], "the system message is the same for every worker"
     # the shared part is a message of its own (Anthropic's cache breakpoint goes at its end), the same for both
@@ -487,10 +466,7 @@ async def test_an_edit_never_reads_or_writes_outside_the_project(daemon, fake, t
                     review=lambda a, n: {"approved": n > 1, "feedback": "edit it", "rework": ["w"]},
                     validate=lambda a, n: {"approved": True})
     fake.responder = script
-    async with daemon.connect() as c:
-        await use_fake(c, fake)
-        tid = (await c.call("task.create", {"description": "x", "provider": "fake"}))["task_id"]
-        task = await wait_status(c, tid)
+    task = await run_task(daemon, fake)
     assert task["status"] == "done", task["error"]
     assert secret.read_text() == "top-secret-9f3a\n"
     corrected = [a.prompt for a in script.asked if a.question == "work"][2]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.providers import anthropic_schema_problems, gemini_schema_problems, openai_strict_problems
+from tests.fakes.schema_rules import anthropic_schema_problems, gemini_schema_problems, openai_strict_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 DIR = ROOT / "docs" / "spec" / "provider-schemas"

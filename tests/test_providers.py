@@ -99,6 +99,23 @@ async def add(h: Harness, fake: FakeProvider, kind: str, name: str | None = None
     return await h.llm.registry.set(name or kind, kind, kw.pop("model", f"{kind}-model"), fake.base_url(kind), key, **kw)
 
 
+async def ask_at_once(h: Harness, site: CallSite, provider: str, n: int = 8, **kw) -> list[str]:
+    """``n`` calls started together: "ok" or the error kind of each, in the order they ended."""
+    outcomes = []
+
+    async def one():
+        try:
+            await h.llm.ask(site, MSGS, Plan, provider=provider, **kw)
+            outcomes.append("ok")
+        except RpcError as exc:
+            outcomes.append(exc.kind)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(n):
+            tg.start_soon(one)
+    return outcomes
+
+
 async def make_task(h: Harness, task_id: str = "t1", agent_id: str = "a1") -> None:
     now = time.time()
     async with h.db.transaction() as w:
@@ -452,19 +469,7 @@ async def test_call_budget_holds_under_parallel_calls(tmp_path, fake):
     async with harness(tmp_path) as h:
         await add(h, fake, "anthropic")
         fake.responder = lambda req: Reply.json(GOOD, delay=0.1)
-        site = CallSite(task_id="t1", meta={"max_llm_calls": 3})
-        outcomes = []
-
-        async def one():
-            try:
-                await h.llm.ask(site, MSGS, Plan, provider="anthropic")
-                outcomes.append("ok")
-            except RpcError as exc:
-                outcomes.append(exc.kind)
-
-        async with anyio.create_task_group() as tg:
-            for _ in range(8):
-                tg.start_soon(one)
+        outcomes = await ask_at_once(h, CallSite(task_id="t1", meta={"max_llm_calls": 3}), "anthropic")
     assert sorted(outcomes) == ["budget_exceeded"] * 5 + ["ok"] * 3
     assert len(fake.requests) == 3
 

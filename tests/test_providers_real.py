@@ -18,14 +18,9 @@ from octra_protocol.errors import RpcError
 from octrad.pipeline import answers
 from octrad.providers import CallSite, Message
 from octrad.providers.schema import answer_schema, for_kind
-from tests.fakes.providers import (
-    FakeProvider,
-    Reply,
-    anthropic_schema_problems,
-    gemini_schema_problems,
-    openai_strict_problems,
-)
-from tests.test_providers import GOOD, MSGS, Plan, add, harness
+from tests.fakes.providers import FakeProvider, Reply
+from tests.fakes.schema_rules import anthropic_schema_problems, gemini_schema_problems, openai_strict_problems
+from tests.test_providers import GOOD, MSGS, Plan, add, ask_at_once, harness
 
 pytestmark = pytest.mark.anyio
 
@@ -373,19 +368,7 @@ async def test_item11_token_budget_holds_under_parallel_calls(tmp_path, fake):
     async with harness(tmp_path) as h:
         await add(h, fake, "openai")
         fake.responder = lambda req: Reply.json(GOOD, usage=(300, 600), delay=0.1)
-        site = CallSite(task_id="t1", meta={"max_tokens": 3000})
-        outcomes = []
-
-        async def one():
-            try:
-                await h.llm.ask(site, MSGS, Plan, provider="openai", max_tokens=800)
-                outcomes.append("ok")
-            except RpcError as exc:
-                outcomes.append(exc.kind)
-
-        async with anyio.create_task_group() as tg:
-            for _ in range(8):
-                tg.start_soon(one)
+        outcomes = await ask_at_once(h, CallSite(task_id="t1", meta={"max_tokens": 3000}), "openai", max_tokens=800)
         used = (await h.llm.task_usage("t1"))
     assert outcomes.count("ok") <= 3 and "budget_exceeded" in outcomes
     assert used["tokens_in"] + used["tokens_out"] <= 3000

@@ -11,7 +11,6 @@ a real registry download works through the fenced network.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -23,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from octra_protocol.methods.settings import SettingsResult
-from octrad.scaffold import sandbox
+from octrad.scaffold import netfence, sandbox
 from octrad.scaffold.executor import Executor
 from tests.conftest import DaemonProcess, OctraEnv
 from tests.fakes.ai_script import Script, files, plan, staff
@@ -32,7 +31,7 @@ from tests.tasks import events_of, use_fake, wait_status
 
 BWRAP_OK, BWRAP_WHY = sandbox.probe()
 needs_bwrap = pytest.mark.skipif(not BWRAP_OK, reason=f"bubblewrap cannot run here: {BWRAP_WHY}")
-NET_KIND, NET_WHY = sandbox.network_tool()
+NET_KIND, NET_WHY = netfence.network_tool()
 needs_net_tool = pytest.mark.skipif(NET_KIND == "none", reason=NET_WHY)
 pytestmark = pytest.mark.anyio
 
@@ -91,7 +90,7 @@ def executor(projects, mode="bwrap", hide=None):
 
 def host_address() -> str | None:
     """A non-loopback address of this host (its services bound to 0.0.0.0 listen there too)."""
-    for a in sandbox._host_addresses():
+    for a in netfence._host_addresses():
         if a.version == 4:
             return str(a)
     return None
@@ -246,7 +245,7 @@ async def test_without_a_network_tool_a_registry_command_runs_offline_and_says_w
         if shutil.which(tool):
             (bin_dir / tool).symlink_to(shutil.which(tool))
     monkeypatch.setenv("PATH", str(bin_dir))
-    sandbox.network_tool.cache_clear()
+    netfence.network_tool.cache_clear()
     listener = Listener("127.0.0.1")
     try:
         code = f"import socket; socket.create_connection(('127.0.0.1', {listener.port}), 3); print('REACHED')"
@@ -257,7 +256,7 @@ async def test_without_a_network_tool_a_registry_command_runs_offline_and_says_w
     finally:
         listener.close()
         monkeypatch.undo()
-        sandbox.network_tool.cache_clear()
+        netfence.network_tool.cache_clear()
 
 
 # -- through a real daemon --------------------------------------------------------
@@ -332,6 +331,16 @@ def _hostile_script(octra_env: OctraEnv, other_tmp: Path, other_project: Path) -
     return script, markers
 
 
+async def _run_attack(c, fake, oenv, other_tmp, other_project):
+    """The hostile task run on the daemon of ``c``: (its task.get, its events, the
+    settings after it, the markers it tried to write)."""
+    fake.responder, markers = _hostile_script(oenv, other_tmp, other_project)
+    tid = (await c.call("task.create", {"description": "an innocent tool", "provider": "fake",
+                                        "meta": {"max_fix_attempts": 0}}))["task_id"]
+    task = await wait_status(c, tid, timeout=120)
+    return task, await events_of(c, tid), await c.call("settings.get"), markers
+
+
 @needs_bwrap
 @pytest.mark.parametrize("where", ["tmp", "run_user"])
 async def test_a_hostile_worker_reaches_nothing_outside_its_project(octra_env, fake, other_tmp, where):
@@ -349,12 +358,7 @@ async def test_a_hostile_worker_reaches_nothing_outside_its_project(octra_env, f
             other_project = oenv.data_dir / "projects" / "someone-elses"
             other_project.mkdir(parents=True)
             (other_project / "secret.txt").write_text("OTHER-PROJECT-SECRET")
-            fake.responder, markers = _hostile_script(oenv, other_tmp, other_project)
-            tid = (await c.call("task.create", {"description": "an innocent tool", "provider": "fake",
-                                                "meta": {"max_fix_attempts": 0}}))["task_id"]
-            task = await wait_status(c, tid, timeout=120)
-            evs = await events_of(c, tid)
-            after = await c.call("settings.get")
+            task, evs, after, markers = await _run_attack(c, fake, oenv, other_tmp, other_project)
     finally:
         d.stop()
         if made:
@@ -398,12 +402,7 @@ async def test_sandbox_auto_falling_back_is_loud(octra_env, fake, other_tmp, tmp
             assert "unsandboxed" in status["sandbox"]["detail"] and "bwrap" in status["sandbox"]["detail"]
             other_project = octra_env.data_dir / "projects" / "someone-elses"
             other_project.mkdir(parents=True)
-            fake.responder, markers = _hostile_script(octra_env, other_tmp, other_project)
-            tid = (await c.call("task.create", {"description": "an innocent tool", "provider": "fake",
-                                                "meta": {"max_fix_attempts": 0}}))["task_id"]
-            task = await wait_status(c, tid, timeout=120)
-            evs = await events_of(c, tid)
-            after = await c.call("settings.get")
+            task, evs, after, markers = await _run_attack(c, fake, octra_env, other_tmp, other_project)
     finally:
         d.stop()
     assert task["sandbox"] == "none"

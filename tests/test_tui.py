@@ -529,6 +529,26 @@ async def test_help_footer_and_keys_panel(daemon):
         await until(pilot, lambda: not app.screen.query(HelpPanel))
 
 
+async def test_the_footer_fits_80_columns_with_a_plan_waiting(daemon, fake):
+    """The most keys at once (approve and cancel): whole keys, the least used left out, none cut."""
+    from octra_tui.footer import width_of
+
+    fake.responder = team_script()
+    await use_fake(daemon, fake)
+    app = OctraApp(socket=daemon.socket, autostart=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.connection == "connected", 20)
+        await set_options(pilot, provider="fake", approve_plan=True)
+        await start_task(pilot, "gated service")
+        await until(pilot, lambda: status(app) == "awaiting_approval" and "Approve" in footer_keys(app), 60)
+        await pilot.pause(0.2)
+        assert {"Help", "New", "Approve", "Cancel", "Settings", "Providers", "Quit"} <= footer_keys(app)
+        assert width_of(list(app.screen.query("FooterKey"))) <= 80
+        await pilot.press("p")
+        await until(pilot, lambda: "Remove" in footer_keys(app))
+        assert width_of(list(app.screen.query("FooterKey"))) <= 80
+
+
 async def test_enter_then_c_cancels_and_a_task_typed_while_the_daemon_is_down_is_kept(daemon, fake):
     from textual.widgets import Input
 

@@ -89,3 +89,16 @@ def test_the_summary_shows_checks_the_verdict_and_an_unsandboxed_run():
     assert "line 0" in plain(long, tail_lines=None), "the report shows it whole"
     assert "unverified: the tool words is not installed" in plain(protocol_task(checks=[SKIPPED], verified=None))
     assert "verified" not in plain(protocol_task(status="building"))
+
+
+def test_a_done_task_shows_a_check_mark_only_when_verified():
+    from octra_tui.labels import task_label
+
+    def mark(**task):
+        return task_label({"description": "d", **task}).plain[0]
+
+    assert mark(status="done", verified=True) == "✓"
+    assert mark(status="done", verified=None) == "~"  # "unverified: why" in octractl show
+    assert mark(status="done") == "✓"  # not known yet (task.list does not say)
+    assert mark(status="building", verified=None) != "~"
+    assert mark(status="failed", verified=False) == "✗"

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 
 from .schema import for_kind
-from .transport import HttpRequest, ProviderFailure
+from .transport import HttpRequest, ProviderFailure, UsageStream, stream_chunk
 from .types import Completion, CompletionRequest, ProviderConfig
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -121,29 +121,15 @@ def _usage(usage: dict[str, Any]) -> dict[str, int]:
     }
 
 
-class _Stream:
+class _Stream(UsageStream):
     def __init__(self) -> None:
-        self.done = False
+        super().__init__("tokens_cache_write")
         self.text: list[str] = []
         self.tool: list[str] = []
         self.tool_seen = False
-        self.usage = {"tokens_in": 0, "tokens_out": 0, "tokens_cached": 0, "tokens_cache_write": 0}
-        self.model = ""
-        self.finish = "stop"
-
-    @property
-    def tokens_in(self) -> int:
-        return self.usage["tokens_in"]
-
-    @property
-    def tokens_out(self) -> int:
-        return self.usage["tokens_out"]
 
     def feed(self, event: str | None, data: str) -> str:
-        try:
-            ev = msgspec.json.decode(data)
-        except msgspec.DecodeError:
-            raise ProviderFailure(f"malformed stream event: {data[:120]!r}", retryable=True) from None
+        ev = stream_chunk(data)
         kind = ev.get("type") or event
         if kind == "message_start":
             msg = ev.get("message") or {}

@@ -10,10 +10,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-import msgspec
-
 from .schema import for_kind
-from .transport import HttpRequest, ProviderFailure
+from .transport import HttpRequest, ProviderFailure, UsageStream, stream_chunk
 from .types import Completion, CompletionRequest, ProviderConfig
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
@@ -99,27 +97,13 @@ def _candidate(data: dict[str, Any]) -> tuple[str, str | None]:
     return text, finish
 
 
-class _Stream:
+class _Stream(UsageStream):
     def __init__(self) -> None:
-        self.done = False
+        super().__init__()
         self.parts: list[str] = []
-        self.usage = {"tokens_in": 0, "tokens_out": 0, "tokens_cached": 0}
-        self.model = ""
-        self.finish = "stop"
-
-    @property
-    def tokens_in(self) -> int:
-        return self.usage["tokens_in"]
-
-    @property
-    def tokens_out(self) -> int:
-        return self.usage["tokens_out"]
 
     def feed(self, event: str | None, data: str) -> str:
-        try:
-            chunk = msgspec.json.decode(data)
-        except msgspec.DecodeError:
-            raise ProviderFailure(f"malformed stream event: {data[:120]!r}", retryable=True) from None
+        chunk = stream_chunk(data)
         if isinstance(chunk, dict) and chunk.get("error"):
             err = chunk["error"]
             raise ProviderFailure(f"error in stream: {err.get('message') if isinstance(err, dict) else err}", retryable=True)

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
 from .schema import for_kind
-from .transport import HttpRequest, ProviderFailure
+from .transport import HttpRequest, ProviderFailure, stream_chunk
 from .types import Completion, CompletionRequest, ProviderConfig
 
 DEFAULT_BASE_URL = "http://127.0.0.1:11434"
@@ -79,10 +77,7 @@ class _Stream:
         self.last: dict[str, Any] = {}
 
     def feed(self, event: str | None, data: str) -> str:
-        try:
-            chunk = msgspec.json.decode(data)
-        except msgspec.DecodeError:
-            raise ProviderFailure(f"malformed stream line: {data[:120]!r}", retryable=True) from None
+        chunk = stream_chunk(data, "line")
         if not isinstance(chunk, dict):
             return ""
         if chunk.get("error"):

@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from .schema import for_kind
-from .transport import HttpRequest, ProviderFailure
+from .transport import HttpRequest, ProviderFailure, stream_chunk
 from .types import Completion, CompletionRequest, ProviderConfig
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -113,10 +113,7 @@ class _Stream:
         if data.strip() == "[DONE]":
             self.done = True
             return ""
-        try:
-            chunk = msgspec.json.decode(data)
-        except msgspec.DecodeError:
-            raise ProviderFailure(f"malformed stream event: {data[:120]!r}", retryable=True) from None
+        chunk = stream_chunk(data)
         if not isinstance(chunk, dict):
             return ""
         if chunk.get("error"):

@@ -117,6 +117,36 @@ class StreamDecoder(Protocol):
     def result(self) -> Completion: ...
 
 
+def stream_chunk(data: str, what: str = "event") -> Any:
+    """One SSE event's data or NDJSON line, decoded; a malformed one is a retryable failure."""
+    try:
+        return msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        raise ProviderFailure(f"malformed stream {what}: {data[:120]!r}", retryable=True) from None
+
+
+class UsageStream:
+    """The state a stream decoder keeps that the transport reads as the answer
+    streams: ``done``, and the tokens counted so far (``tokens_in`` /
+    ``tokens_out``, for progress), with the answer's model and finish reason.
+    ``usage`` holds ``tokens_in``, ``tokens_out``, ``tokens_cached`` and any
+    ``extra`` counters the provider reports."""
+
+    def __init__(self, *extra: str) -> None:
+        self.done = False
+        self.usage = {"tokens_in": 0, "tokens_out": 0, "tokens_cached": 0, **dict.fromkeys(extra, 0)}
+        self.model = ""
+        self.finish = "stop"
+
+    @property
+    def tokens_in(self) -> int:
+        return self.usage["tokens_in"]
+
+    @property
+    def tokens_out(self) -> int:
+        return self.usage["tokens_out"]
+
+
 class Adapter(Protocol):
     """One wire format (see the kind modules)."""
 

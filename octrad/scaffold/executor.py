@@ -27,7 +27,7 @@ Contract (the pipeline codes against it)::
   with only the project folder writable; no network, except for a command that
   needs a registry (``network=True``, or by default when :func:`needs_registry`
   says so) when the ``sandbox_network`` setting allows it: then a fenced
-  user-mode network (pasta or slirp4netns) with no route to the host's
+  user-mode network (pasta or slirp4netns, :mod:`.netfence`) with no route to the host's
   loopback or local addresses, never the host's own network.  ``network`` in
   the result says which ("pasta", "slirp4netns", "none"; "host" unsandboxed).
 - ``new_files``: paths (relative to the project folder) that ``git status
@@ -55,7 +55,7 @@ from typing import Any, Awaitable, Callable, Mapping, Sequence
 import anyio
 
 from ..redact import redact
-from . import devshell, sandbox
+from . import devshell, netfence, sandbox
 from .environment import child_env
 
 DEFAULT_OUTPUT_CAP = 64 * 1024
@@ -298,7 +298,7 @@ class Executor:
         return result
 
     async def _spawn(
-        self, argv: list[str], cwd: Path, env: dict, timeout: float, fence: "sandbox.NetFence | None" = None
+        self, argv: list[str], cwd: Path, env: dict, timeout: float, fence: "netfence.NetFence | None" = None
     ) -> tuple[int, bool, bytes, int, str | None]:
         """Run to completion or timeout; (exit code, timed out, output tail,
         output size, why the fenced network could not be attached).

@@ -1,6 +1,7 @@
 """A fake GitHub: a real loopback HTTP server speaking the subset of the REST
 API Octra uses (GitHub's JSON shapes and status codes), and git's smart HTTP
-protocol over local bare repositories (``git http-backend``), so clones and
+protocol over local bare repositories (``git http-backend``, in
+tests/fakes/git_http.py), so clones and
 pushes are real git over real HTTP with Basic auth, and the token has to reach
 git through Octra's credential path.
 
@@ -26,7 +27,6 @@ serves a daemon subprocess.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -39,7 +39,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
-from tests.fakes.http import Handler, Server
+from tests.fakes.git_http import GitSmartHttp
+from tests.fakes.http import Handler, Service
 
 TOKEN = "ghp_FakeToken0123456789abcdefABCDEF01"
 
@@ -109,7 +110,7 @@ class Repo:
         return f"{self.owner}/{self.name}"
 
 
-class FakeGitHub:
+class FakeGitHub(Service):
     def __init__(self, root: Path, *, token: str = TOKEN, login: str = "octra-bot"):
         self.root = Path(root)
         self.git_root = self.root / "git"
@@ -128,30 +129,7 @@ class FakeGitHub:
         self.fork_polls = 2
         self._ids = 1000
         self._lock = threading.RLock()
-        fake = self
-
-        class Handler(_Handler):
-            owner = fake
-
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-
-    # -- life ----------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> "FakeGitHub":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+        self._serve(_Handler)
 
     def _next_id(self) -> int:
         with self._lock:
@@ -266,7 +244,7 @@ class FakeGitHub:
                                                            or login in repo.pull_users))
 
 
-class _Handler(Handler):
+class _Handler(GitSmartHttp, Handler):
     owner: FakeGitHub
 
     # -- plumbing --------------------------------------------------------------
@@ -521,78 +499,6 @@ class _Handler(Handler):
         found = [p for p in self.owner.pulls.get(repo.full_name.lower(), [])
                  if (not head or p["head"]["label"].lower() == head.lower()) and (state == "all" or p["state"] == state)]
         self._send(200, found)
-
-    # -- git smart HTTP -----------------------------------------------------------
-    def _git(self, method: str, path: str, query: str, body: bytes) -> None:
-        gh = self.owner
-        m = re.fullmatch(r"/git/([^/]+)/([^/]+)\.git(/.*)", path)
-        if not m:
-            self._error(404, "Not Found")
-            return
-        owner, name, rest = m.groups()
-        service = parse_qs(query).get("service", [""])[0] or rest.rsplit("/", 1)[-1]
-        user = None
-        auth = self.headers.get("authorization") or ""
-        if auth.lower().startswith("basic "):
-            try:
-                _, _, password = base64.b64decode(auth[6:]).decode().partition(":")
-            except ValueError:
-                password = ""
-            user = gh.users.get(password)
-        with gh._lock:
-            gh.git_requests.append((method, path, service, user))
-        repo = gh.repos.get(f"{owner}/{name}".lower())
-        writing = service == "git-receive-pack"
-        if repo is None or repo.pending > 0:
-            self._plain(404, b"Repository not found.\n")
-            return
-        if (repo.private or writing) and user is None:
-            self._plain(401, b"Authentication required\n", {"WWW-Authenticate": 'Basic realm="GitHub"'})
-            return
-        if not gh.visible(repo, user):
-            self._plain(404, b"Repository not found.\n")
-            return
-        if writing and (repo.full_name.lower() in gh.deny_push or (user != repo.owner and user not in repo.push_users)):
-            self._plain(403, f"Permission to {repo.full_name}.git denied to {user}.\n".encode())
-            return
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GIT_PROJECT_ROOT": str(gh.git_root),
-            "GIT_HTTP_EXPORT_ALL": "1", "PATH_INFO": f"/{owner.lower()}/{name.lower()}.git{rest}",
-            "REQUEST_METHOD": method, "QUERY_STRING": query, "CONTENT_TYPE": self.headers.get("content-type", ""),
-            "CONTENT_LENGTH": str(len(body)), "REMOTE_USER": user or "anonymous", "REMOTE_ADDR": "127.0.0.1",
-            "GIT_HTTP_MAX_REQUEST_BUFFER": "100M", "HOME": str(gh.root),
-        }
-        if self.headers.get("content-encoding"):
-            env["HTTP_CONTENT_ENCODING"] = self.headers["content-encoding"]
-        if self.headers.get("git-protocol"):
-            env["GIT_PROTOCOL"] = self.headers["git-protocol"]
-        out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True)
-        head, sep, payload = out.stdout.partition(b"\r\n\r\n")
-        if not sep:
-            head, _, payload = out.stdout.partition(b"\n\n")
-        status, headers = 200, {}
-        for line in head.decode(errors="replace").splitlines():
-            k, _, v = line.partition(":")
-            if k.lower() == "status":
-                status = int(v.strip().split()[0])
-            elif k:
-                headers[k.strip()] = v.strip()
-        self.send_response(status)
-        for k, v in headers.items():
-            if k.lower() != "content-length":
-                self.send_header(k, v)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def _plain(self, status: int, data: bytes, headers: dict | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
 
 
 _N = r"([^/]+)"

@@ -23,18 +23,19 @@ A :class:`Reply` can inject faults: an HTTP error with ``Retry-After``, a
 queued and no responder, the fake answers 500 ``no reply scripted`` so a test
 fails loudly instead of hanging.
 
-It is as strict as the real services (their documented rules, written here
-independently of Octra's own schema code): a request the real API would
-refuse gets the real API's kind of 400, in its words.
+It is as strict as the real services (their documented rules, written in
+tests/fakes/request_rules.py and schema_rules.py independently of Octra's own
+schema code): a request the real API would refuse gets the real API's kind of
+400, in its words.
 
 - OpenAI: a strict ``json_schema`` must follow the Structured Outputs rules
-  (:func:`openai_strict_problems`); reasoning models (o1/o3/o4, gpt-5*)
+  (``schema_rules.openai_strict_problems``); reasoning models (o1/o3/o4, gpt-5*)
   refuse ``temperature`` other than 1 and ``max_tokens``.
 - Anthropic: ``max_tokens`` is required; empty content, a first turn that is
   not the user's, temperature outside 0..1, and any temperature on models
   that refuse it (Opus 4.7 and later, the 5 line) are refused.
 - Gemini: ``responseSchema`` must be the OpenAPI subset
-  (:func:`gemini_schema_problems`); empty parts are refused.
+  (``schema_rules.gemini_schema_problems``); empty parts are refused.
 - Every kind: a request without an output limit is refused (Octra promises
   one on every call; ``require_output_limit = False`` to relax).
 
@@ -61,7 +62,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.http import Handler, Server
+from tests.fakes.http import Handler, Service
+from tests.fakes.request_rules import refusal_of
 
 KINDS = ("openai", "anthropic", "gemini", "ollama")
 
@@ -192,7 +194,7 @@ def kind_of(path: str) -> str | None:
     return None
 
 
-class FakeProvider:
+class FakeProvider(Service):
     def __init__(self, host: str = "127.0.0.1"):
         self._queue: list[Reply] = []
         self._lock = threading.Lock()
@@ -214,21 +216,9 @@ class FakeProvider:
         self.overflow_style = "native"
         #: requests refused by the strictness checks, with why (for assertions)
         self.rejected: list[tuple[FakeRequest, str]] = []
-        fake = self
-
-        class Handler(_Handler):
-            owner = fake
-
-        self._server = Server((host, 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
+        self._serve(_Handler, host)
 
     # -- scripting ----------------------------------------------------------
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
     def base_url(self, kind: str) -> str:
         """The base URL to configure for a provider of ``kind``."""
         return f"{self.url}/v1" if kind == "openai" else self.url
@@ -260,14 +250,7 @@ class FakeProvider:
 
     def close(self) -> None:
         self._stop.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> "FakeProvider":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+        super().close()
 
     # -- used by the handler --------------------------------------------------
     def _next(self, req: FakeRequest) -> Reply:
@@ -548,209 +531,3 @@ def _error_body(kind: str, status: int, message: str, req: FakeRequest | None = 
     code, _, text = message.partition("|") if "|" in message else (status, "", message)
     return {"error": {"message": text, "type": "invalid_request_error" if status == 400 else "fake_error", "code": code,
                       "param": "response_format" if code == "invalid_json_schema" else None}}
-
-
-# -- what the real services refuse ---------------------------------------------------
-#: OpenAI Structured Outputs, "Supported schemas": the keywords strict mode takes
-OPENAI_STRICT_KEYWORDS = {
-    "type", "properties", "required", "additionalProperties", "items", "enum", "const", "anyOf", "$ref", "$defs",
-    "description", "title", "pattern", "format", "multipleOf", "maximum", "exclusiveMaximum", "minimum",
-    "exclusiveMinimum", "minItems", "maxItems",
-}
-OPENAI_STRICT_FORMATS = {"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid"}
-OPENAI_TYPES = {"string", "number", "integer", "boolean", "object", "array", "null"}
-#: Gemini's Schema object (an OpenAPI 3.0 subset)
-GEMINI_KEYWORDS = {
-    "type", "format", "title", "description", "nullable", "enum", "maxItems", "minItems", "properties", "required",
-    "minProperties", "maxProperties", "minLength", "maxLength", "pattern", "example", "anyOf", "propertyOrdering",
-    "default", "items", "minimum", "maximum",
-}
-GEMINI_TYPES = {"STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT"}
-
-
-def openai_strict_problems(schema: Any) -> list[str]:
-    """Why OpenAI's strict mode would refuse ``schema`` (empty: it is accepted)."""
-    problems: list[str] = []
-    if not isinstance(schema, dict) or schema.get("type") != "object" or "anyOf" in schema:
-        return ["the root must be an object schema (type object, not anyOf)"]
-    counts = {"props": 0, "enum": 0}
-
-    def walk(node: Any, path: str, depth: int) -> None:
-        if not isinstance(node, dict):
-            problems.append(f"{path}: a schema must be an object")
-            return
-        if depth > 10:
-            problems.append(f"{path}: more than 10 levels of nesting")
-        for key in node:
-            if key not in OPENAI_STRICT_KEYWORDS:
-                problems.append(f"{path}: '{key}' is not permitted")
-        if "type" not in node and "anyOf" not in node and "$ref" not in node:
-            problems.append(f"{path}: schema must have a 'type' key")
-        types = node.get("type")
-        types = types if isinstance(types, list) else [types] if types is not None else []
-        for t in types:
-            if t not in OPENAI_TYPES:
-                problems.append(f"{path}: unknown type {t!r}")
-        if "format" in node and node["format"] not in OPENAI_STRICT_FORMATS:
-            problems.append(f"{path}: format {node['format']!r} is not supported")
-        if "object" in types:
-            props = node.get("properties", {})
-            if node.get("additionalProperties") is not False:
-                problems.append(f"{path}: 'additionalProperties' is required to be supplied and to be false")
-            if sorted(node.get("required", [])) != sorted(props):
-                missing = sorted(set(props) - set(node.get("required", [])))
-                problems.append(f"{path}: 'required' is required to be supplied and to be an array including every key in properties; missing {missing}")
-            counts["props"] += len(props)
-            for k, sub in props.items():
-                walk(sub, f"{path}.{k}", depth + 1)
-        if isinstance(node.get("enum"), list):
-            counts["enum"] += len(node["enum"])
-        if "items" in node:
-            walk(node["items"], f"{path}[]", depth + 1)
-        for i, sub in enumerate(node.get("anyOf", [])):
-            walk(sub, f"{path}.anyOf[{i}]", depth + 1)
-        for k, sub in (node.get("$defs") or {}).items():
-            walk(sub, f"{path}.$defs.{k}", depth)
-
-    walk(schema, "root", 1)
-    if counts["props"] > 5000:
-        problems.append("more than 5000 object properties")
-    if counts["enum"] > 1000:
-        problems.append("more than 1000 enum values")
-    return problems
-
-
-def gemini_schema_problems(schema: Any, path: str = "response_schema") -> list[str]:
-    """Why Gemini would refuse ``schema`` as a responseSchema."""
-    if not isinstance(schema, dict):
-        return [f"{path}: a schema must be an object"]
-    problems = [f'Unknown name "{k}" at \'generation_config.{path}\': Cannot find field.' for k in schema if k not in GEMINI_KEYWORDS]
-    t = schema.get("type")
-    if "anyOf" not in schema:
-        if t not in GEMINI_TYPES:
-            problems.append(f"{path}.type: {t!r} is not one of {sorted(GEMINI_TYPES)}")
-    if t == "OBJECT":
-        props = schema.get("properties") or {}
-        if not props:
-            problems.append(f"{path}.properties: should be non-empty for OBJECT type")
-        for r in schema.get("required", []):
-            if r not in props:
-                problems.append(f"{path}.required: {r!r} is not a property")
-        for k, sub in props.items():
-            problems += gemini_schema_problems(sub, f"{path}.properties[{k}]")
-    if "enum" in schema and not all(isinstance(v, str) for v in schema["enum"]):
-        problems.append(f"{path}.enum: values must be strings")
-    if "items" in schema:
-        problems += gemini_schema_problems(schema["items"], f"{path}.items")
-    for i, sub in enumerate(schema.get("anyOf", [])):
-        problems += gemini_schema_problems(sub, f"{path}.anyOf[{i}]")
-    return problems
-
-
-def anthropic_schema_problems(schema: Any) -> list[str]:
-    if not isinstance(schema, dict) or schema.get("type") != "object":
-        return ["tools.0.custom.input_schema.type: Field required to be 'object'"]
-    return []
-
-
-def _openai_reasoning(model: str) -> bool:
-    name = model.rsplit("/", 1)[-1]
-    return name.startswith(("o1", "o3", "o4", "gpt-5"))
-
-
-def _claude_without_temperature(model: str) -> bool:
-    name = model.rsplit("/", 1)[-1]
-    return name.startswith(("claude-opus-4-7", "claude-opus-4-8", "claude-opus-5", "claude-sonnet-5", "claude-fable-5"))
-
-
-def _prompt_estimate(req: FakeRequest) -> int:
-    return len(json.dumps(req.body)) // 4
-
-
-def _output_limit(req: FakeRequest) -> int | None:
-    b = req.body or {}
-    if req.kind == "openai":
-        return b.get("max_completion_tokens") or b.get("max_tokens")
-    if req.kind == "anthropic":
-        return b.get("max_tokens")
-    if req.kind == "gemini":
-        return (b.get("generationConfig") or {}).get("maxOutputTokens")
-    return (b.get("options") or {}).get("num_predict")
-
-
-def refusal_of(fake: FakeProvider, req: FakeRequest) -> tuple[int, str] | None:
-    """(status, message) when the real service would refuse the request."""
-    b = req.body if isinstance(req.body, dict) else {}
-    limit = _output_limit(req)
-    if fake.require_output_limit and not limit:
-        return 400, "fake provider: the request carries no output limit (Octra promises one on every call)"
-    if fake.context_tokens is not None and _prompt_estimate(req) + (limit or 0) > fake.context_tokens:
-        need = _prompt_estimate(req) + (limit or 0)
-        if fake.overflow_style == "llamacpp":
-            return 500, "llama.cpp: Context size has been exceeded."
-        if req.kind == "openai":
-            return 400, (f"context_length_exceeded|This model's maximum context length is {fake.context_tokens} tokens. "
-                         f"However, you requested {need} tokens. Please reduce the length of the messages.")
-        if req.kind == "anthropic":
-            return 400, f"prompt is too long: {need} tokens > {fake.context_tokens} maximum"
-        if req.kind == "gemini":
-            return 400, f"The input token count ({need}) exceeds the maximum number of tokens allowed ({fake.context_tokens})."
-        return 400, f"the input length exceeds the context length ({fake.context_tokens})"
-    if req.kind == "openai":
-        model = b.get("model", "")
-        if _openai_reasoning(model):
-            if "temperature" in b and b["temperature"] != 1:
-                return 400, (f"unsupported_value|Unsupported value: 'temperature' does not support {b['temperature']} with this model. "
-                             "Only the default (1) value is supported.")
-            if "max_tokens" in b:
-                return 400, ("unsupported_parameter|Unsupported parameter: 'max_tokens' is not supported with this model. "
-                             "Use 'max_completion_tokens' instead.")
-        if "temperature" in b and not 0 <= b["temperature"] <= 2:
-            return 400, f"Invalid 'temperature': decimal above maximum value. Expected a value <= 2, but got {b['temperature']} instead."
-        rf = b.get("response_format") or {}
-        if rf.get("type") == "json_schema":
-            js = rf.get("json_schema") or {}
-            if not fake.json_schema:
-                return 400, "invalid_request_error|This response_format type is unavailable now"
-            if js.get("strict") and not fake.strict_schema:
-                return 400, "invalid_request_error|response_format.json_schema.strict is not supported by this server"
-            if js.get("strict"):
-                problems = openai_strict_problems(js.get("schema"))
-                if problems:
-                    return 400, f"invalid_json_schema|Invalid schema for response_format '{js.get('name')}': In context={problems[0]}"
-        return None
-    if req.kind == "anthropic":
-        if not b.get("max_tokens"):
-            return 400, "max_tokens: Field required"
-        msgs = b.get("messages") or []
-        if not msgs or msgs[0].get("role") != "user":
-            return 400, "messages: first message must use the \"user\" role"
-        for i, m in enumerate(msgs):
-            content = m.get("content")
-            empty = not content if isinstance(content, str) else (
-                not content or any(c.get("type") == "text" and not c.get("text") for c in content))
-            if empty:
-                return 400, f"messages.{i}: all messages must have non-empty content except for the optional final assistant message"
-        if "temperature" in b:
-            if _claude_without_temperature(b.get("model", "")):
-                return 400, "temperature: this model does not support the temperature parameter"
-            if not 0 <= b["temperature"] <= 1:
-                return 400, f"temperature: range: 0..1 (got {b['temperature']})"
-        for tool in b.get("tools") or []:
-            problems = anthropic_schema_problems(tool.get("input_schema"))
-            if problems:
-                return 400, problems[0]
-        return None
-    if req.kind == "gemini":
-        for i, c in enumerate(b.get("contents") or []):
-            parts = c.get("parts") or []
-            if not parts or any("text" in p and not p["text"] for p in parts):
-                return 400, f"* GenerateContentRequest.contents[{i}].parts: contains an empty part"
-        cfg = b.get("generationConfig") or {}
-        if "responseSchema" in cfg:
-            problems = gemini_schema_problems(cfg["responseSchema"])
-            if problems:
-                return 400, "Invalid JSON payload received. " + problems[0]
-        if "temperature" in cfg and not 0 <= cfg["temperature"] <= 2:
-            return 400, "generation_config.temperature: must be in [0, 2]"
-    return None
